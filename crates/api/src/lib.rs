@@ -1,0 +1,1 @@
+//! Insyn's HTTP API for providers and inspectors.

@@ -1,0 +1,3 @@
+//! The `insyn` command line.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Insyn's web portal for municipal auditors and inspectors.
