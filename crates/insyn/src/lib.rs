@@ -1,0 +1,4 @@
+//! The `insyn` command line and the composition of the server: configuration, start-up, and the
+//! commands for operators, providers and inspectors. Logic that the library crates own stays there.
+
+pub mod config;
