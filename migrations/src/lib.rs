@@ -1,1 +1,31 @@
 //! Insyn's database schema as sea-orm migrations, shared by SQLite and PostgreSQL.
+//!
+//! The same migration code runs on both databases: tables and indices go through sea-query, and the
+//! only raw SQL is what sea-query cannot express (the triggers that make ledger tables append-only).
+//! Every test in `insyn-store` runs these real migrations; no schema is ever built from entities.
+//!
+//! Architecture invariant: a migration, once committed to `main`, is never edited. Changes are new
+//! migrations appended to [`Migrator::migrations`].
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_ledger;
+
+/// The list of Insyn's migrations, in the order they run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_ledger::Migration),
+            // Accounts and sessions (portal) go here as m20261125_000002_accounts.
+        ]
+    }
+}
+
+/// The message fragment every append-only refusal carries, on both databases, so callers and tests
+/// can recognise the refusal whatever the driver's error wrapping looks like.
+pub const APPEND_ONLY_MESSAGE: &str = "is append-only";

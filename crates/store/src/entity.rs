@@ -1,0 +1,177 @@
+//! sea-orm entities for the ledger tables (created by `insyn-migrations`, never from these types).
+//!
+//! These are storage rows, not domain values: handlers never see them. The public read API in
+//! [`crate::Store`] turns them into typed values. Binary columns hold raw bytes (hashes are 32
+//! bytes), integer columns hold u64 values below 2⁶³, times are Unix milliseconds.
+// The derive macros generate public items (Column, ActiveModel, ...) that cannot carry docs.
+#![allow(missing_docs)]
+
+/// One log entry (Merkle leaf) per row.
+pub mod entries {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "entries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub idx: i64,
+        pub entry: Vec<u8>,
+        pub leaf_hash: Vec<u8>,
+        pub dedupe_hash: Vec<u8>,
+        pub kind: i16,
+        pub actor: String,
+        pub key_id: Vec<u8>,
+        pub payload_hash: Option<Vec<u8>>,
+        pub integrated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The Merkle tree's stored hashes, by stored hash index.
+pub mod stored_hashes {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stored_hashes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub idx: i64,
+        pub hash: Vec<u8>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Signed checkpoints, one per published tree size.
+pub mod checkpoints {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "checkpoints")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub size: i64,
+        pub note: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Payloads beside the tree, by SHA-256; `bytes` is `NULL` once erased (with a tombstone).
+pub mod payloads {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "payloads")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sha256: Vec<u8>,
+        pub bytes: Option<Vec<u8>>,
+        pub size: i64,
+        pub stored_at: i64,
+        pub erased_at: Option<i64>,
+        pub erased_by: Option<String>,
+        pub erasure_reason: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The append-only audit of every read of a payload by a person.
+pub mod payload_reads {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "payload_reads")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub payload_hash: Vec<u8>,
+        pub reader: String,
+        pub role: String,
+        pub read_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Reports (kinds ReportSubmitted and ReportCorrected) by contract, period and provider.
+pub mod report_index {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "report_index")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub idx: i64,
+        pub municipality: String,
+        pub contract_ref: String,
+        pub period: String,
+        pub provider: String,
+        pub kind: i16,
+        pub supersedes: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Witness cosignatures of checkpoints.
+pub mod cosignatures {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cosignatures")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub witness: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub checkpoint_size: i64,
+        pub signature: String,
+        pub received_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The log's identity: origin and note verifier key (one row, id 1).
+pub mod log_meta {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "log_meta")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub origin: String,
+        pub verifier_key: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,175 @@
+//! The schema: migrations run (twice is a no-op), and the database refuses UPDATE and DELETE on
+//! ledger tables whatever the client.
+
+use insyn_store::{Store, is_append_only_refusal};
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::harness::{TestDb, on_each_db};
+
+/// Inserts one row in every append-only table with plain SQL (no store logic involved).
+async fn seed_rows(db: &impl ConnectionTrait) {
+    for sql in [
+        "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, payload_hash, integrated_at) \
+         VALUES (0, x'01', x'02', x'03', 6, 'provider:5560360793', x'04', x'05', 1000)",
+        "INSERT INTO stored_hashes (idx, hash) VALUES (0, x'02')",
+        "INSERT INTO checkpoints (size, note, created_at) VALUES (1, 'note', 1000)",
+        "INSERT INTO report_index (idx, municipality, contract_ref, period, provider, kind, supersedes) \
+         VALUES (0, '0180', 'c-1', '2026-01', '5560360793', 6, NULL)",
+        "INSERT INTO payload_reads (payload_hash, reader, role, read_at) VALUES (x'05', 'acct:1', 'auditor', 1000)",
+        "INSERT INTO cosignatures (witness, checkpoint_size, signature, received_at) VALUES ('w', 1, 'sig', 1000)",
+        "INSERT INTO log_meta (id, origin, verifier_key, created_at) VALUES (1, 'o', 'k', 1000)",
+        "INSERT INTO payloads (sha256, bytes, size, stored_at) VALUES (x'05', x'7b7d', 2, 1000)",
+    ] {
+        db.execute_unprepared(&pg_hex(db, sql))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// SQLite writes blobs as `x'..'`; PostgreSQL as `'\x..'::bytea`.
+fn pg_hex(db: &impl ConnectionTrait, sql: &str) -> String {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return sql.to_owned();
+    }
+    let mut out = String::new();
+    let mut rest = sql;
+    while let Some(i) = rest.find("x'") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let end = after.find('\'').expect("closing quote");
+        out.push_str(&format!("'\\x{}'::bytea", &after[..end]));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn assert_refused(label: &str, sql: &str, result: Result<sea_orm::ExecResult, DbErr>) {
+    match result {
+        Ok(_) => panic!("{label}: `{sql}` was accepted"),
+        Err(e) => assert!(
+            is_append_only_refusal(&e),
+            "{label}: `{sql}` failed for another reason: {e}"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn migrations_run_and_rerun() {
+    on_each_db("migrations_rerun", |t: TestDb| async move {
+        let store = Store::connect(&t.url).await.expect("first connect");
+        store.close().await.expect("close");
+        // A second start finds the schema up to date.
+        let store = Store::connect(&t.url).await.expect("second connect");
+        store.close().await.expect("close");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn triggers_refuse_update_and_delete_on_ledger_tables() {
+    on_each_db("triggers", |t: TestDb| async move {
+        let store = Store::connect(&t.url).await.expect("connect");
+        let db = store.connection();
+        seed_rows(db).await;
+        for (table, set) in [
+            ("entries", "kind = 7"),
+            ("stored_hashes", "hash = hash"),
+            ("checkpoints", "note = 'forged'"),
+            ("report_index", "period = '2026-02'"),
+            ("payload_reads", "reader = 'nobody'"),
+            ("cosignatures", "signature = 'x'"),
+            ("log_meta", "origin = 'evil'"),
+        ] {
+            let update = format!("UPDATE {table} SET {set}");
+            assert_refused(t.label, &update, db.execute_unprepared(&update).await);
+        }
+        // Delete children before parents, so only the trigger can be what refuses.
+        for table in [
+            "cosignatures",
+            "report_index",
+            "payload_reads",
+            "stored_hashes",
+            "checkpoints",
+            "entries",
+            "log_meta",
+            "payloads",
+        ] {
+            let delete = format!("DELETE FROM {table}");
+            assert_refused(t.label, &delete, db.execute_unprepared(&delete).await);
+            if t.label == "postgres" {
+                let truncate = format!("TRUNCATE {table} CASCADE");
+                assert_refused(t.label, &truncate, db.execute_unprepared(&truncate).await);
+            }
+        }
+        // Payloads change only by erasure with a complete tombstone.
+        let forge = "UPDATE payloads SET bytes = x'00'";
+        assert_refused(
+            t.label,
+            forge,
+            db.execute_unprepared(&pg_hex(db, forge)).await,
+        );
+        let silent = "UPDATE payloads SET bytes = NULL";
+        assert_refused(t.label, silent, db.execute_unprepared(silent).await);
+        let erase = "UPDATE payloads SET bytes = NULL, erased_at = 2000, erased_by = 'acct:1', \
+                     erasure_reason = 'court order'";
+        db.execute_unprepared(erase)
+            .await
+            .expect("an erasure with a tombstone is allowed");
+        let unerase = "UPDATE payloads SET erased_at = NULL";
+        assert_refused(t.label, unerase, db.execute_unprepared(unerase).await);
+        let again = "UPDATE payloads SET erasure_reason = 'changed my mind'";
+        assert_refused(t.label, again, db.execute_unprepared(again).await);
+
+        // The rows are all still there.
+        for table in [
+            "entries",
+            "stored_hashes",
+            "checkpoints",
+            "report_index",
+            "payload_reads",
+            "cosignatures",
+            "log_meta",
+            "payloads",
+        ] {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    format!("SELECT COUNT(*) AS n FROM {table}"),
+                ))
+                .await
+                .expect("count")
+                .expect("row");
+            let n: i64 = row.try_get("", "n").expect("n");
+            assert_eq!(n, 1, "{}: {table}", t.label);
+        }
+        store.close().await.expect("close");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_original_report_per_contract_and_period() {
+    on_each_db("one_report", |t: TestDb| async move {
+        let store = Store::connect(&t.url).await.expect("connect");
+        let db = store.connection();
+        seed_rows(db).await;
+        for sql in [
+            "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, integrated_at) \
+             VALUES (1, x'11', x'12', x'13', 6, 'provider:5560360793', x'04', 1000)",
+            "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, integrated_at) \
+             VALUES (2, x'21', x'22', x'23', 7, 'provider:5560360793', x'04', 1000)",
+        ] {
+            db.execute_unprepared(&pg_hex(db, sql)).await.expect("entry");
+        }
+        let second = "INSERT INTO report_index (idx, municipality, contract_ref, period, provider, kind, supersedes) \
+                      VALUES (1, '0180', 'c-1', '2026-01', '5560360793', 6, NULL)";
+        let err = db.execute_unprepared(second).await.expect_err("a second original is refused");
+        assert!(err.to_string().to_lowercase().contains("unique"), "{}: {err}", t.label);
+        let correction = "INSERT INTO report_index (idx, municipality, contract_ref, period, provider, kind, supersedes) \
+                          VALUES (2, '0180', 'c-1', '2026-01', '5560360793', 7, 0)";
+        db.execute_unprepared(correction).await.expect("a correction is allowed");
+        store.close().await.expect("close");
+    })
+    .await;
+}
