@@ -4,4 +4,5 @@
 //!
 //! No I/O, no async, no HTTP, no SQL: every function here takes values and returns values.
 
+pub mod calendar;
 pub mod report;
