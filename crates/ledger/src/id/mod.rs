@@ -20,10 +20,14 @@ pub enum IdError {
     #[error("organisation number {0:?} has a wrong check digit")]
     OrgNumberCheckDigit(String),
     /// A municipality code that is not one of SCB's 290 four-digit codes.
-    #[error("{0:?} is not a Swedish municipality code (four digits, as SCB assigns them, e.g. 0180 Stockholm)")]
+    #[error(
+        "{0:?} is not a Swedish municipality code (four digits, as SCB assigns them, e.g. 0180 Stockholm)"
+    )]
     Municipality(String),
     /// A county code that is not one of SCB's 21 two-digit codes.
-    #[error("{0:?} is not a Swedish county code (two digits, as SCB assigns them, e.g. 01 Stockholms län)")]
+    #[error(
+        "{0:?} is not a Swedish county code (two digits, as SCB assigns them, e.g. 01 Stockholms län)"
+    )]
     County(String),
     /// A period that is not `YYYY-MM` with a month from 01 to 12.
     #[error("period {0:?} must be a calendar month written YYYY-MM, e.g. 2026-03")]
@@ -62,7 +66,7 @@ fn luhn_ok(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 impl FromStr for OrgNumber {
@@ -283,9 +287,15 @@ impl Period {
     #[must_use]
     pub fn next(self) -> Self {
         if self.month == 12 {
-            Self { year: self.year.saturating_add(1), month: 1 }
+            Self {
+                year: self.year.saturating_add(1),
+                month: 1,
+            }
         } else {
-            Self { year: self.year, month: self.month + 1 }
+            Self {
+                year: self.year,
+                month: self.month + 1,
+            }
         }
     }
 
@@ -388,8 +398,18 @@ mod tests {
             "5560360794".parse::<OrgNumber>().unwrap_err().to_string(),
             "organisation number \"5560360794\" has a wrong check digit"
         );
-        for bad in ["", "556036079", "55603607930", "556036+0793", "55603a0793", "５５６０３６０７９３"] {
-            assert!(matches!(bad.parse::<OrgNumber>(), Err(IdError::OrgNumberFormat(_))), "{bad}");
+        for bad in [
+            "",
+            "556036079",
+            "55603607930",
+            "556036+0793",
+            "55603a0793",
+            "５５６０３６０７９３",
+        ] {
+            assert!(
+                matches!(bad.parse::<OrgNumber>(), Err(IdError::OrgNumberFormat(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -398,8 +418,18 @@ mod tests {
         let sthlm: MunicipalityCode = "0180".parse().unwrap();
         assert_eq!(sthlm.name(), "Stockholm");
         assert_eq!(sthlm.county().name(), "Stockholms län");
-        assert_eq!("1480".parse::<MunicipalityCode>().unwrap().name(), "Göteborg");
-        assert_eq!("1280".parse::<MunicipalityCode>().unwrap().county().to_string(), "12");
+        assert_eq!(
+            "1480".parse::<MunicipalityCode>().unwrap().name(),
+            "Göteborg"
+        );
+        assert_eq!(
+            "1280"
+                .parse::<MunicipalityCode>()
+                .unwrap()
+                .county()
+                .to_string(),
+            "12"
+        );
         assert_eq!(MunicipalityCode::all().count(), 290);
         for bad in ["180", "0100", "9999", "01800", "abcd", ""] {
             assert!(bad.parse::<MunicipalityCode>().is_err(), "{bad}");
@@ -408,7 +438,10 @@ mod tests {
 
     #[test]
     fn county_codes_are_scb_codes() {
-        assert_eq!("14".parse::<CountyCode>().unwrap().name(), "Västra Götalands län");
+        assert_eq!(
+            "14".parse::<CountyCode>().unwrap().name(),
+            "Västra Götalands län"
+        );
         assert_eq!(CountyCode::all().count(), 21);
         for bad in ["02", "11", "26", "1", "001", "+1"] {
             assert!(bad.parse::<CountyCode>().is_err(), "{bad}");
@@ -422,10 +455,16 @@ mod tests {
         let p: Period = "2025-12".parse().unwrap();
         assert_eq!(p.next().to_string(), "2026-01");
         assert_eq!(
-            "2025-11".parse::<Period>().unwrap().through("2026-02".parse().unwrap()).count(),
+            "2025-11"
+                .parse::<Period>()
+                .unwrap()
+                .through("2026-02".parse().unwrap())
+                .count(),
             4
         );
-        for bad in ["2025-13", "2025-00", "2025-1", "25-01", "2025/01", "1999-12", "+025-01"] {
+        for bad in [
+            "2025-13", "2025-00", "2025-1", "25-01", "2025/01", "1999-12", "+025-01",
+        ] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
         assert_eq!(

@@ -1,0 +1,184 @@
+//! C2SP tlog-checkpoint: the log's signed tree head text (origin, size, base64 root, optional
+//! extension lines). Signing and verifying checkpoints as signed notes is in [`crate::note`].
+
+use std::fmt;
+
+use crate::hash::Hash;
+
+/// The default checkpoint origin (and note key name) of an Insyn log.
+pub const DEFAULT_ORIGIN: &str = "localhost/insyn";
+
+/// Why checkpoint text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    /// Not origin, decimal size and base64 root hash, each on its own line, ending in a newline.
+    #[error(
+        "malformed checkpoint: expected an origin line, a decimal tree size line and a base64 root hash line"
+    )]
+    Malformed,
+    /// An origin that cannot be a note key name.
+    #[error("{0:?} is not a valid checkpoint origin (non-empty, printable, no spaces or '+')")]
+    Origin(String),
+}
+
+/// A checkpoint per C2SP tlog-checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    origin: String,
+    size: u64,
+    root: Hash,
+    extension: String,
+}
+
+/// Whether `name` can be a note key name and a checkpoint origin: non-empty, no whitespace, no
+/// `+`, no control characters.
+#[must_use]
+pub fn is_valid_name(name: &str) -> bool {
+    signed_note::is_key_name_valid(name) && !name.chars().any(char::is_control)
+}
+
+impl Checkpoint {
+    /// A checkpoint without extension lines.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Origin`] for an origin that is not a valid key name.
+    pub fn new(origin: &str, size: u64, root: Hash) -> Result<Self, CheckpointError> {
+        Self::with_extension(origin, size, root, "")
+    }
+
+    /// A checkpoint with extension lines (`extension` is empty or non-empty lines each ending in
+    /// `\n`).
+    ///
+    /// # Errors
+    /// [`CheckpointError::Origin`] for a bad origin, [`CheckpointError::Malformed`] for bad
+    /// extension lines.
+    pub fn with_extension(
+        origin: &str,
+        size: u64,
+        root: Hash,
+        extension: &str,
+    ) -> Result<Self, CheckpointError> {
+        if !is_valid_name(origin) {
+            return Err(CheckpointError::Origin(origin.to_owned()));
+        }
+        if extension.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(CheckpointError::Malformed);
+        }
+        let c = tlog_tiles::Checkpoint::new(origin, size, root, extension)
+            .map_err(|_| CheckpointError::Malformed)?;
+        Ok(Self::from_tlog(&c))
+    }
+
+    fn from_tlog(c: &tlog_tiles::Checkpoint) -> Self {
+        Self {
+            origin: c.origin().to_owned(),
+            size: c.size(),
+            root: *c.hash(),
+            extension: c.extension().to_owned(),
+        }
+    }
+
+    /// Parses checkpoint text (a note's body, ending in a newline).
+    ///
+    /// # Errors
+    /// [`CheckpointError`] when the text is not exactly a checkpoint.
+    pub fn parse(text: &[u8]) -> Result<Self, CheckpointError> {
+        let c = tlog_tiles::Checkpoint::from_bytes(text).map_err(|_| CheckpointError::Malformed)?;
+        let cp = Self::from_tlog(&c);
+        if !is_valid_name(&cp.origin) {
+            return Err(CheckpointError::Origin(cp.origin));
+        }
+        // The root line must be the canonical base64 of the hash, and the whole text must be the
+        // canonical form, so one checkpoint has one encoding.
+        if cp.to_text().as_bytes() != text {
+            return Err(CheckpointError::Malformed);
+        }
+        Ok(cp)
+    }
+
+    /// The origin line.
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The tree size.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The root hash.
+    #[must_use]
+    pub fn root(&self) -> Hash {
+        self.root
+    }
+
+    /// The extension lines (empty, or lines each ending in `\n`).
+    #[must_use]
+    pub fn extension(&self) -> &str {
+        &self.extension
+    }
+
+    /// The checkpoint text: `origin\nsize\nbase64(root)\n` followed by any extension lines.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}",
+            self.origin, self.size, self.root, self.extension
+        )
+    }
+}
+
+impl fmt::Display for Checkpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::from_base64;
+
+    #[test]
+    fn parses_the_c2sp_example() {
+        let text = b"example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+        let c = Checkpoint::parse(text).unwrap();
+        assert_eq!(c.origin(), "example.com/behind-the-sofa");
+        assert_eq!(c.size(), 20_852_163);
+        assert_eq!(
+            c.root(),
+            from_base64("CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=").unwrap()
+        );
+        assert_eq!(c.to_text().as_bytes(), text);
+    }
+
+    #[test]
+    fn refuses_non_canonical_checkpoints() {
+        for bad in [
+            &b"o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I="[..],
+            b"o\n01\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
+            b"o\n+1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
+            b"o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I\n",
+            b"\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
+            b"o o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
+            b"o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n",
+            b"o\n18446744073709551616\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
+        ] {
+            assert!(
+                Checkpoint::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(Checkpoint::new("a+b", 1, crate::hash::EMPTY_ROOT).is_err());
+        assert!(Checkpoint::new("a\nb", 1, crate::hash::EMPTY_ROOT).is_err());
+    }
+
+    #[test]
+    fn extension_lines_round_trip() {
+        let c = Checkpoint::with_extension("o", 3, crate::hash::EMPTY_ROOT, "x\ny\n").unwrap();
+        assert_eq!(Checkpoint::parse(c.to_text().as_bytes()).unwrap(), c);
+    }
+}
