@@ -6,3 +6,4 @@
 
 pub mod calendar;
 pub mod report;
+pub mod rules;

@@ -64,6 +64,8 @@ pub enum ReportErrorCode {
     SubcontractorIsProvider,
     /// The report's contract, period or provider differ from the signed statement's.
     StatementMismatch,
+    /// The payload is not the one whose SHA-256 the statement signs.
+    PayloadHashMismatch,
     /// The report could not be read for a reason not listed above (should not happen).
     Internal,
 }
@@ -100,12 +102,13 @@ impl ReportErrorCode {
             Self::DuplicateSubcontractor => "duplicate_subcontractor",
             Self::SubcontractorIsProvider => "subcontractor_is_provider",
             Self::StatementMismatch => "statement_mismatch",
+            Self::PayloadHashMismatch => "payload_hash_mismatch",
             Self::Internal => "internal",
         }
     }
 
     /// Every code, for documentation and translation tables.
-    pub const ALL: [ReportErrorCode; 28] = [
+    pub const ALL: [ReportErrorCode; 29] = [
         Self::ReportTooLarge,
         Self::InvalidJson,
         Self::UnsupportedSchemaVersion,
@@ -133,6 +136,7 @@ impl ReportErrorCode {
         Self::DuplicateSubcontractor,
         Self::SubcontractorIsProvider,
         Self::StatementMismatch,
+        Self::PayloadHashMismatch,
         Self::Internal,
     ];
 }

@@ -475,3 +475,41 @@ proptest! {
         let _ = validate_report(&bytes);
     }
 }
+
+#[test]
+fn a_submission_payload_is_checked_against_its_signed_statement() {
+    use insyn_ledger::entry::{Actor, Body, ContractRef, Statement};
+    use insyn_ledger::keys::KeyId;
+    use sha2::{Digest, Sha256};
+
+    let bytes = example_report_json().as_bytes();
+    let digest: [u8; 32] = Sha256::digest(bytes).into();
+    let contract = ContractRef {
+        municipality: "0180".parse().unwrap(),
+        reference: "SOC-2025-017".parse().unwrap(),
+    };
+    let make = |actor: Actor, period: &str, payload: [u8; 32]| {
+        Statement::new(
+            actor,
+            KeyId([0; 32]),
+            Body::ReportSubmitted {
+                contract: contract.clone(),
+                period: period.parse().unwrap(),
+            },
+            Some(payload),
+        )
+        .unwrap()
+    };
+    let provider = Actor::Provider("5599123451".parse().unwrap());
+    assert!(validate_report_for(bytes, &make(provider.clone(), "2026-03", digest)).is_ok());
+    let e = validate_report_for(bytes, &make(provider.clone(), "2026-03", [0; 32])).unwrap_err();
+    assert_eq!(e.0[0].code, ReportErrorCode::PayloadHashMismatch);
+    let e = validate_report_for(bytes, &make(provider, "2026-04", digest)).unwrap_err();
+    assert_eq!(
+        (e.0[0].code, e.0[0].path.as_str()),
+        (ReportErrorCode::StatementMismatch, "/period")
+    );
+    let other = Actor::Provider("5599123469".parse().unwrap());
+    let e = validate_report_for(bytes, &make(other, "2026-03", digest)).unwrap_err();
+    assert_eq!(e.0[0].path, "/provider");
+}

@@ -458,3 +458,56 @@ pub fn check_against_statement(
         Err(ReportErrors(errors))
     }
 }
+
+/// Everything the API checks about a report submission's payload, in one call: the payload's
+/// SHA-256 is the one the statement signs, the report is valid ([`validate_report`]), and it is
+/// about the statement's contract, period and provider ([`check_against_statement`]). For
+/// statements that are not reports or corrections, says so.
+///
+/// # Errors
+/// Every problem found, as [`ReportErrors`].
+pub fn validate_report_for(
+    bytes: &[u8],
+    statement: &insyn_ledger::entry::Statement,
+) -> Result<Report, ReportErrors> {
+    use insyn_ledger::entry::{Actor, Body};
+    use sha2::{Digest, Sha256};
+
+    let (contract, period) = match statement.body() {
+        Body::ReportSubmitted { contract, period }
+        | Body::ReportCorrected {
+            contract, period, ..
+        } => (contract, *period),
+        _ => {
+            return Err(ReportErrors(vec![ReportError::new(
+                "",
+                Code::StatementMismatch,
+                "only report and correction statements carry an activity report",
+            )]));
+        }
+    };
+    let digest: [u8; 32] = Sha256::digest(bytes).into();
+    if statement.payload_sha256() != Some(digest) {
+        return Err(ReportErrors(vec![ReportError::new(
+            "",
+            Code::PayloadHashMismatch,
+            "the payload's SHA-256 is not the one the signed statement names; sign the exact bytes you send",
+        )]));
+    }
+    let report = validate_report(bytes)?;
+    let Actor::Provider(provider) = statement.actor() else {
+        return Err(ReportErrors(vec![ReportError::new(
+            "",
+            Code::StatementMismatch,
+            "reports are signed by their provider",
+        )]));
+    };
+    check_against_statement(
+        &report,
+        contract.municipality,
+        contract.reference.as_str(),
+        period,
+        provider,
+    )?;
+    Ok(report)
+}

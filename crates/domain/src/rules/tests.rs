@@ -1,0 +1,661 @@
+use insyn_ledger::entry::{Actor, Body, ContractRef, Decision, Statement};
+use insyn_ledger::id::{MunicipalityCode, OrgNumber, Period, Sek};
+use insyn_ledger::keys::{KeyId, SigningKey};
+use time::macros::datetime;
+
+use super::*;
+use crate::calendar::to_unix_ms;
+
+fn m(code: &str) -> MunicipalityCode {
+    code.parse().unwrap()
+}
+fn org(s: &str) -> OrgNumber {
+    s.parse().unwrap()
+}
+fn p(s: &str) -> Period {
+    s.parse().unwrap()
+}
+fn cref(muni: &str, r: &str) -> ContractRef {
+    ContractRef {
+        municipality: m(muni),
+        reference: r.parse().unwrap(),
+    }
+}
+fn st(actor: Actor, body: Body) -> Statement {
+    let payload = matches!(
+        body,
+        Body::ReportSubmitted { .. } | Body::ReportCorrected { .. }
+    )
+    .then_some([7; 32]);
+    Statement::new(actor, KeyId([0; 32]), body, payload).unwrap()
+}
+
+const STHLM: &str = "0180";
+const GBG: &str = "1480";
+const PROV: &str = "5599123451";
+const OTHER: &str = "5599123469";
+
+fn now() -> u64 {
+    to_unix_ms(datetime!(2026-05-10 12:00 UTC))
+}
+
+fn codes(r: Result<(), Vec<Problem>>) -> Vec<ProblemCode> {
+    r.err()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.code)
+        .collect()
+}
+
+/// Stockholm and Göteborg registered; PROV registered by both, OTHER by Stockholm; contract
+/// 0180/SOC-1 with PROV for 2026-01..=2026-12; a report for 2026-03 at leaf 7.
+fn registry() -> (Registry, u64) {
+    let mut r = Registry::new();
+    let entries = [
+        st(
+            Actor::Operator,
+            Body::MunicipalityRegistered {
+                municipality: m(STHLM),
+            },
+        ),
+        st(
+            Actor::Operator,
+            Body::MunicipalityRegistered {
+                municipality: m(GBG),
+            },
+        ),
+        st(
+            Actor::Municipality(m(STHLM)),
+            Body::ProviderRegistered {
+                provider: org(PROV),
+            },
+        ),
+        st(
+            Actor::Municipality(m(GBG)),
+            Body::ProviderRegistered {
+                provider: org(PROV),
+            },
+        ),
+        st(
+            Actor::Municipality(m(STHLM)),
+            Body::ProviderRegistered {
+                provider: org(OTHER),
+            },
+        ),
+        st(
+            Actor::Municipality(m(STHLM)),
+            Body::ContractRegistered {
+                contract: cref(STHLM, "SOC-1"),
+                provider: org(PROV),
+                first: p("2026-01"),
+                last: p("2026-12"),
+                budget: Sek(6_000_000),
+            },
+        ),
+        st(
+            Actor::Operator,
+            Body::InspectorRegistered {
+                inspector: "ivo-1".parse().unwrap(),
+            },
+        ),
+        st(
+            Actor::Provider(org(PROV)),
+            Body::ReportSubmitted {
+                contract: cref(STHLM, "SOC-1"),
+                period: p("2026-03"),
+            },
+        ),
+    ];
+    for (i, s) in entries.iter().enumerate() {
+        r.admit(i as u64, s, now())
+            .unwrap_or_else(|e| panic!("entry {i}: {e:?}"));
+    }
+    (r, entries.len() as u64)
+}
+
+#[test]
+fn a_valid_history_builds_the_registry() {
+    let (r, _) = registry();
+    assert_eq!(r.municipalities(), vec![m(STHLM), m(GBG)]);
+    assert_eq!(
+        r.provider(&org(PROV)).unwrap().registered_by,
+        vec![m(STHLM), m(GBG)]
+    );
+    assert_eq!(r.contracting_municipalities(&org(PROV)), vec![m(STHLM)]);
+    assert!(r.contracting_municipalities(&org(OTHER)).is_empty());
+    let c = r.contract(&cref(STHLM, "SOC-1")).unwrap();
+    assert_eq!(
+        (c.provider, c.budget, c.registered_at),
+        (org(PROV), Sek(6_000_000), 5)
+    );
+    let v = r.report(&cref(STHLM, "SOC-1"), p("2026-03")).unwrap();
+    assert_eq!((v.original, v.latest, v.corrections), (7, 7, 0));
+    assert_eq!(
+        r.report_at(7).map(|(c, p)| (c.contract.clone(), p)),
+        Some((cref(STHLM, "SOC-1"), p("2026-03")))
+    );
+    assert!(r.report_at(6).is_none());
+}
+
+#[test]
+fn registration_rules() {
+    use ProblemCode as C;
+    let (r, _) = registry();
+    let cases: Vec<(Statement, Vec<ProblemCode>)> = vec![
+        (
+            st(
+                Actor::Operator,
+                Body::MunicipalityRegistered {
+                    municipality: m(STHLM),
+                },
+            ),
+            vec![C::MunicipalityAlreadyRegistered],
+        ),
+        (
+            st(
+                Actor::Municipality(m(STHLM)),
+                Body::MunicipalityRegistered {
+                    municipality: m("1280"),
+                },
+            ),
+            vec![C::WrongActor],
+        ),
+        (
+            st(
+                Actor::Operator,
+                Body::InspectorRegistered {
+                    inspector: "ivo-1".parse().unwrap(),
+                },
+            ),
+            vec![C::InspectorAlreadyRegistered],
+        ),
+        (
+            st(
+                Actor::Municipality(m(STHLM)),
+                Body::ProviderRegistered {
+                    provider: org(PROV),
+                },
+            ),
+            vec![C::ProviderAlreadyRegistered],
+        ),
+        // Malmö is not registered yet.
+        (
+            st(
+                Actor::Municipality(m("1280")),
+                Body::ProviderRegistered {
+                    provider: org(PROV),
+                },
+            ),
+            vec![C::MunicipalityNotRegistered],
+        ),
+        (
+            st(
+                Actor::Provider(org(PROV)),
+                Body::ProviderRegistered {
+                    provider: org(OTHER),
+                },
+            ),
+            vec![C::WrongActor],
+        ),
+        (
+            // Göteborg did not register OTHER, and may not register Stockholm's contracts; the reference is taken.
+            st(
+                Actor::Municipality(m(GBG)),
+                Body::ContractRegistered {
+                    contract: cref(STHLM, "SOC-1"),
+                    provider: org(OTHER),
+                    first: p("2026-01"),
+                    last: p("2026-12"),
+                    budget: Sek(1),
+                },
+            ),
+            vec![
+                C::ContractOfAnotherMunicipality,
+                C::ContractAlreadyRegistered,
+            ],
+        ),
+        (
+            // Göteborg never registered OTHER.
+            st(
+                Actor::Municipality(m(GBG)),
+                Body::ContractRegistered {
+                    contract: cref(GBG, "SOC-9"),
+                    provider: org(OTHER),
+                    first: p("2026-01"),
+                    last: p("2026-12"),
+                    budget: Sek(1),
+                },
+            ),
+            vec![C::ProviderNotRegistered],
+        ),
+        (
+            st(
+                Actor::Municipality(m(GBG)),
+                Body::ContractRegistered {
+                    contract: cref(GBG, "SOC-1"),
+                    provider: org(PROV),
+                    first: p("2026-01"),
+                    last: p("2026-12"),
+                    budget: Sek(1),
+                },
+            ),
+            vec![],
+        ),
+    ];
+    for (s, expected) in cases {
+        assert_eq!(codes(r.check(&s, now())), expected, "{:?}", s.body());
+    }
+}
+
+#[test]
+fn key_authority_rules() {
+    use ProblemCode as C;
+    let (r, _) = registry();
+    let add = |signer: Actor, subject: Actor| {
+        st(
+            signer,
+            Body::KeyAdded {
+                subject,
+                public_key: [1; 32],
+            },
+        )
+    };
+    let prov = Actor::Provider(org(PROV));
+    let cases = [
+        (add(Actor::Operator, Actor::Municipality(m(STHLM))), vec![]),
+        (
+            add(Actor::Municipality(m(STHLM)), Actor::Municipality(m(STHLM))),
+            vec![],
+        ),
+        (
+            add(Actor::Municipality(m(GBG)), Actor::Municipality(m(STHLM))),
+            vec![C::KeySignerNotAllowed],
+        ),
+        (add(Actor::Municipality(m(STHLM)), prov.clone()), vec![]),
+        (add(Actor::Municipality(m(GBG)), prov.clone()), vec![]),
+        (add(prov.clone(), prov.clone()), vec![]),
+        (
+            add(Actor::Operator, prov.clone()),
+            vec![C::KeySignerNotAllowed],
+        ),
+        (
+            add(Actor::Municipality(m(GBG)), Actor::Provider(org(OTHER))),
+            vec![C::KeySignerNotAllowed],
+        ),
+        (
+            add(Actor::Operator, Actor::Operator),
+            vec![C::UnknownKeySubject],
+        ),
+        (
+            add(Actor::Operator, Actor::Municipality(m("1280"))),
+            vec![C::UnknownKeySubject],
+        ),
+        (
+            add(Actor::Operator, Actor::Inspector("ivo-1".parse().unwrap())),
+            vec![],
+        ),
+        (
+            add(Actor::Operator, Actor::Inspector("nobody".parse().unwrap())),
+            vec![C::UnknownKeySubject],
+        ),
+        (
+            add(
+                Actor::Municipality(m(STHLM)),
+                Actor::Provider(org("8025001234")),
+            ),
+            vec![C::UnknownKeySubject],
+        ),
+    ];
+    for (s, expected) in cases {
+        assert_eq!(
+            codes(r.check(&s, now())),
+            expected,
+            "{} {:?}",
+            s.actor(),
+            s.body()
+        );
+    }
+}
+
+#[test]
+fn report_rules() {
+    use ProblemCode as C;
+    let (r, next) = registry();
+    let prov = Actor::Provider(org(PROV));
+    let submit = |actor: Actor, c: ContractRef, period: &str| {
+        st(
+            actor,
+            Body::ReportSubmitted {
+                contract: c,
+                period: p(period),
+            },
+        )
+    };
+    let correct = |c: ContractRef, period: &str, supersedes: u64| {
+        st(
+            Actor::Provider(org(PROV)),
+            Body::ReportCorrected {
+                contract: c,
+                period: p(period),
+                supersedes,
+            },
+        )
+    };
+    let soc1 = || cref(STHLM, "SOC-1");
+    let cases = [
+        (submit(prov.clone(), soc1(), "2026-04"), vec![]),
+        // May is the current month: it has begun, so it may be reported (early).
+        (submit(prov.clone(), soc1(), "2026-05"), vec![]),
+        (
+            submit(prov.clone(), soc1(), "2026-06"),
+            vec![C::PeriodNotStarted],
+        ),
+        (
+            submit(prov.clone(), soc1(), "2025-12"),
+            vec![C::PeriodOutsideContract],
+        ),
+        (
+            submit(prov.clone(), cref(STHLM, "SOC-2"), "2026-04"),
+            vec![C::UnknownContract],
+        ),
+        (
+            submit(Actor::Provider(org(OTHER)), soc1(), "2026-04"),
+            vec![C::NotTheContractProvider],
+        ),
+        (
+            submit(Actor::Municipality(m(STHLM)), soc1(), "2026-04"),
+            vec![C::WrongActor],
+        ),
+        (
+            submit(prov.clone(), soc1(), "2026-03"),
+            vec![C::ReportAlreadySubmitted],
+        ),
+        (correct(soc1(), "2026-03", 7), vec![]),
+        (
+            correct(soc1(), "2026-04", 7),
+            vec![C::CorrectionOfAnotherReport],
+        ),
+        (correct(soc1(), "2026-03", 5), vec![C::UnknownReport]),
+        (correct(soc1(), "2026-03", 99), vec![C::UnknownReport]),
+    ];
+    for (s, expected) in cases {
+        assert_eq!(
+            codes(r.check(&s, now())),
+            expected,
+            "{} {:?}",
+            s.actor(),
+            s.body()
+        );
+    }
+    // After one correction, the next must supersede the correction.
+    let mut r = r;
+    r.admit(next, &correct(soc1(), "2026-03", 7), now())
+        .unwrap();
+    assert_eq!(
+        codes(r.check(&correct(soc1(), "2026-03", 7), now())),
+        vec![C::CorrectionNotOfLatest]
+    );
+    assert_eq!(
+        codes(r.check(&correct(soc1(), "2026-03", next), now())),
+        vec![]
+    );
+    let v = r.report(&soc1(), p("2026-03")).unwrap();
+    assert_eq!((v.original, v.latest, v.corrections), (7, next, 1));
+    assert_eq!(r.report_at(next).unwrap().1, p("2026-03"));
+    assert_eq!(r.report_entries(), 2);
+}
+
+#[test]
+fn report_period_start_is_swedish_time() {
+    let (r, _) = registry();
+    let s = st(
+        Actor::Provider(org(PROV)),
+        Body::ReportSubmitted {
+            contract: cref(STHLM, "SOC-1"),
+            period: p("2026-06"),
+        },
+    );
+    // 31 May 22:00 UTC is midnight on 1 June in Sweden (summer time).
+    assert!(
+        r.check(&s, to_unix_ms(datetime!(2026-05-31 21:59:59 UTC)))
+            .is_err()
+    );
+    assert!(
+        r.check(&s, to_unix_ms(datetime!(2026-05-31 22:00 UTC)))
+            .is_ok()
+    );
+}
+
+#[test]
+fn review_rules() {
+    use ProblemCode as C;
+    let (mut r, next) = registry();
+    let review = |muni: &str, report: u64| {
+        st(
+            Actor::Municipality(m(muni)),
+            Body::ReportReviewed {
+                report,
+                decision: Decision::Question,
+                auditor: "auditor-17".parse().unwrap(),
+            },
+        )
+    };
+    assert_eq!(codes(r.check(&review(STHLM, 7), now())), vec![]);
+    assert_eq!(
+        codes(r.check(&review(GBG, 7), now())),
+        vec![C::ReviewOfAnotherMunicipality]
+    );
+    assert_eq!(
+        codes(r.check(&review(STHLM, 6), now())),
+        vec![C::UnknownReport]
+    );
+    assert_eq!(
+        codes(r.check(&review("1280", 7), now())),
+        vec![C::MunicipalityNotRegistered]
+    );
+    let by_provider = st(
+        Actor::Provider(org(PROV)),
+        Body::ReportReviewed {
+            report: 7,
+            decision: Decision::Accepted,
+            auditor: "x".parse().unwrap(),
+        },
+    );
+    assert_eq!(codes(r.check(&by_provider, now())), vec![C::WrongActor]);
+    r.admit(next, &review(STHLM, 7), now()).unwrap();
+    let v = r.report(&cref(STHLM, "SOC-1"), p("2026-03")).unwrap();
+    assert_eq!(
+        (v.reviews, v.last_review),
+        (1, Some((Decision::Question, 7)))
+    );
+}
+
+#[test]
+fn apply_is_tolerant_of_entries_that_break_rules() {
+    let mut r = Registry::new();
+    let bad = [
+        st(
+            Actor::Provider(org(PROV)),
+            Body::ReportSubmitted {
+                contract: cref(STHLM, "X"),
+                period: p("2026-01"),
+            },
+        ),
+        st(
+            Actor::Provider(org(PROV)),
+            Body::ReportCorrected {
+                contract: cref(STHLM, "X"),
+                period: p("2026-01"),
+                supersedes: 0,
+            },
+        ),
+        st(
+            Actor::Municipality(m(STHLM)),
+            Body::ReportReviewed {
+                report: 0,
+                decision: Decision::Flagged,
+                auditor: "a".parse().unwrap(),
+            },
+        ),
+    ];
+    for (i, s) in bad.iter().enumerate() {
+        assert!(r.check(s, now()).is_err());
+        r.apply(i as u64, s);
+    }
+    assert_eq!(r.report_entries(), 0);
+}
+
+#[test]
+fn problem_codes_are_stable_strings() {
+    assert_eq!(
+        ProblemCode::PeriodOutsideContract.as_str(),
+        "period_outside_contract"
+    );
+    assert_eq!(
+        serde_json::to_value(ProblemCode::CorrectionNotOfLatest).unwrap(),
+        "correction_not_of_latest"
+    );
+}
+
+/// The combined state: signatures and keys from the ledger, business rules from here.
+#[test]
+fn ledger_state_admits_signed_statements_in_order() {
+    use ProblemCode as C;
+    let log_key = SigningKey::from_seed(&[1; 32]);
+    let muni_key = SigningKey::from_seed(&[2; 32]);
+    let prov_key = SigningKey::from_seed(&[3; 32]);
+    let mut state = LedgerState::new(log_key.public_key());
+    let sign = |actor: Actor, body: Body, key: &SigningKey| {
+        let payload = matches!(
+            body,
+            Body::ReportSubmitted { .. } | Body::ReportCorrected { .. }
+        )
+        .then_some([9; 32]);
+        Statement::build_and_sign(actor, body, payload, key).unwrap()
+    };
+    let sthlm = Actor::Municipality(m(STHLM));
+    let prov = Actor::Provider(org(PROV));
+    let plan = [
+        sign(
+            Actor::Operator,
+            Body::MunicipalityRegistered {
+                municipality: m(STHLM),
+            },
+            &log_key,
+        ),
+        sign(
+            Actor::Operator,
+            Body::KeyAdded {
+                subject: sthlm.clone(),
+                public_key: muni_key.public_key().to_bytes(),
+            },
+            &log_key,
+        ),
+        sign(
+            sthlm.clone(),
+            Body::ProviderRegistered {
+                provider: org(PROV),
+            },
+            &muni_key,
+        ),
+        sign(
+            sthlm.clone(),
+            Body::KeyAdded {
+                subject: prov.clone(),
+                public_key: prov_key.public_key().to_bytes(),
+            },
+            &muni_key,
+        ),
+        sign(
+            sthlm.clone(),
+            Body::ContractRegistered {
+                contract: cref(STHLM, "SOC-1"),
+                provider: org(PROV),
+                first: p("2026-01"),
+                last: p("2026-12"),
+                budget: Sek(1_200_000),
+            },
+            &muni_key,
+        ),
+        sign(
+            prov.clone(),
+            Body::ReportSubmitted {
+                contract: cref(STHLM, "SOC-1"),
+                period: p("2026-01"),
+            },
+            &prov_key,
+        ),
+    ];
+    for (i, s) in plan.iter().enumerate() {
+        let e = state
+            .admit(s, now())
+            .unwrap_or_else(|e| panic!("{i}: {e:?}"));
+        assert_eq!(e.integrated_at_ms(), now());
+    }
+    assert_eq!(state.len(), 6);
+
+    // A second report for January: refused by the rules; with a stranger's key: refused by both.
+    let again = sign(
+        prov.clone(),
+        Body::ReportSubmitted {
+            contract: cref(STHLM, "SOC-1"),
+            period: p("2026-01"),
+        },
+        &prov_key,
+    );
+    assert_eq!(
+        codes(state.check(&again, now())),
+        vec![C::ReportAlreadySubmitted]
+    );
+    let stranger = SigningKey::from_seed(&[4; 32]);
+    let forged = sign(
+        prov.clone(),
+        Body::ReportSubmitted {
+            contract: cref(STHLM, "SOC-1"),
+            period: p("2026-01"),
+        },
+        &stranger,
+    );
+    assert_eq!(
+        codes(state.check(&forged, now())),
+        vec![C::UnknownKey, C::ReportAlreadySubmitted]
+    );
+    assert_eq!(state.len(), 6, "refused statements change nothing");
+
+    // Revoke the provider's key (by the municipality): its next report is refused.
+    let revoke = sign(
+        sthlm.clone(),
+        Body::KeyRevoked {
+            subject: prov.clone(),
+            key_id: prov_key.key_id(),
+        },
+        &muni_key,
+    );
+    state.admit(&revoke, now()).unwrap();
+    let feb = sign(
+        prov.clone(),
+        Body::ReportSubmitted {
+            contract: cref(STHLM, "SOC-1"),
+            period: p("2026-02"),
+        },
+        &prov_key,
+    );
+    assert_eq!(codes(state.check(&feb, now())), vec![C::KeyRevoked]);
+
+    // Replaying the log from entries gives the same state, and reports a bad entry without stopping.
+    let mut replay = LedgerState::new(log_key.public_key());
+    for s in plan.iter().chain([&revoke]) {
+        replay.apply(&s.clone().into_entry(now())).unwrap();
+    }
+    assert_eq!(
+        codes(replay.apply(&feb.clone().into_entry(now()))),
+        vec![C::KeyRevoked]
+    );
+    assert_eq!(replay.len(), 8);
+    assert!(
+        replay
+            .registry
+            .report(&cref(STHLM, "SOC-1"), p("2026-02"))
+            .is_none()
+    );
+}
