@@ -11,6 +11,7 @@ pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_ledger;
+mod m20261125_000002_accounts;
 
 /// The list of Insyn's migrations, in the order they run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,7 +22,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261125_000001_ledger::Migration),
-            // Accounts and sessions (portal) go here as m20261125_000002_accounts.
+            Box::new(m20261125_000002_accounts::Migration),
         ]
     }
 }

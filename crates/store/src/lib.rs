@@ -12,6 +12,7 @@
 //! - The store makes no policy decisions: what may enter the log is decided by an
 //!   admission policy passed in from outside.
 
+pub mod accounts;
 mod connect;
 pub mod entity;
 mod error;
