@@ -996,3 +996,351 @@ fn read_statement(r: &mut Reader<'_>) -> Result<Statement, EntryError> {
     };
     Statement::new(actor, key_id, body, payload)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sthlm() -> MunicipalityCode {
+        "0180".parse().unwrap()
+    }
+
+    fn contract() -> ContractRef {
+        ContractRef {
+            municipality: sthlm(),
+            reference: "EXIT-2026.01_a".parse().unwrap(),
+        }
+    }
+
+    fn provider() -> OrgNumber {
+        "5560360793".parse().unwrap()
+    }
+
+    /// One statement of every kind.
+    fn samples() -> Vec<Statement> {
+        let key = KeyId([7; 32]);
+        let m = Actor::Municipality(sthlm());
+        let p = Actor::Provider(provider());
+        let period: Period = "2026-03".parse().unwrap();
+        vec![
+            Statement::new(
+                Actor::Operator,
+                key,
+                Body::MunicipalityRegistered {
+                    municipality: sthlm(),
+                },
+                None,
+            ),
+            Statement::new(
+                m.clone(),
+                key,
+                Body::ProviderRegistered {
+                    provider: provider(),
+                },
+                Some([1; 32]),
+            ),
+            Statement::new(
+                m.clone(),
+                key,
+                Body::ContractRegistered {
+                    contract: contract(),
+                    provider: provider(),
+                    first: "2026-01".parse().unwrap(),
+                    last: "2027-12".parse().unwrap(),
+                    budget: Sek(4_500_000),
+                },
+                None,
+            ),
+            Statement::new(
+                m.clone(),
+                key,
+                Body::KeyAdded {
+                    subject: p.clone(),
+                    public_key: [9; 32],
+                },
+                None,
+            ),
+            Statement::new(
+                Actor::Operator,
+                key,
+                Body::KeyRevoked {
+                    subject: Actor::Inspector("ivo".parse().unwrap()),
+                    key_id: KeyId([3; 32]),
+                },
+                None,
+            ),
+            Statement::new(
+                p.clone(),
+                key,
+                Body::ReportSubmitted {
+                    contract: contract(),
+                    period,
+                },
+                Some([2; 32]),
+            ),
+            Statement::new(
+                p,
+                key,
+                Body::ReportCorrected {
+                    contract: contract(),
+                    period,
+                    supersedes: 41,
+                },
+                Some([3; 32]),
+            ),
+            Statement::new(
+                m,
+                key,
+                Body::ReportReviewed {
+                    report: 42,
+                    decision: Decision::Question,
+                    auditor: "auditor:0180-17".parse().unwrap(),
+                },
+                Some([4; 32]),
+            ),
+            Statement::new(
+                Actor::Operator,
+                key,
+                Body::InspectorRegistered {
+                    inspector: "ivo".parse().unwrap(),
+                },
+                None,
+            ),
+        ]
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    fn err(bytes: &[u8]) -> String {
+        Statement::decode(bytes).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn every_kind_round_trips_canonically() {
+        let key = SigningKey::from_seed(&[5; 32]);
+        for (i, s) in samples().into_iter().enumerate() {
+            assert_eq!(s.kind().code() as usize, i + 1);
+            let bytes = s.encode();
+            assert_eq!(Statement::decode(&bytes).unwrap(), s);
+            let entry = s.clone().sign(&key).into_entry(1_764_000_000_123);
+            let eb = entry.encode();
+            assert_eq!(eb.len(), bytes.len() + 72);
+            assert_eq!(Entry::decode(&eb).unwrap(), entry);
+            assert_eq!(entry.leaf_hash(), leaf_hash(&eb));
+            // Every strict prefix is refused, and so is any extra byte.
+            for cut in 0..bytes.len() {
+                assert!(Statement::decode(&bytes[..cut]).is_err());
+            }
+            for cut in 0..eb.len() {
+                assert!(Entry::decode(&eb[..cut]).is_err());
+            }
+            let mut longer = eb.clone();
+            longer.push(0);
+            assert_eq!(
+                Entry::decode(&longer).unwrap_err(),
+                EntryError::TrailingBytes(1)
+            );
+        }
+    }
+
+    #[test]
+    fn signing_is_domain_separated_and_checked() {
+        let key = SigningKey::from_seed(&[5; 32]);
+        let s = Statement::build_and_sign(
+            Actor::Provider(provider()),
+            Body::ReportSubmitted {
+                contract: contract(),
+                period: "2026-03".parse().unwrap(),
+            },
+            Some([2; 32]),
+            &key,
+        )
+        .unwrap();
+        let msg = s.statement().signing_message();
+        assert!(msg.starts_with(b"insyn/entry/v1\n"));
+        assert_eq!(&msg[15..], s.statement().encode().as_slice());
+        s.verify_signature(&key.public_key()).unwrap();
+        let other = SigningKey::from_seed(&[6; 32]);
+        assert!(matches!(
+            s.verify_signature(&other.public_key()),
+            Err(SignatureError::KeyMismatch { .. })
+        ));
+        // The signature over the bare statement (no prefix) is not accepted.
+        let bare = SignedStatement::new(s.statement().clone(), key.sign(&s.statement().encode()));
+        assert_eq!(
+            bare.verify_signature(&key.public_key()),
+            Err(SignatureError::Invalid)
+        );
+        // The dedupe hash is SHA-256(statement || signature).
+        let mut both = s.statement().encode();
+        both.extend_from_slice(&s.signature().0);
+        assert_eq!(s.dedupe_hash(), crate::hash::sha256(&both));
+        let again = SignedStatement::from_parts(&s.statement().encode(), &s.signature().0).unwrap();
+        assert_eq!(again.dedupe_hash(), s.dedupe_hash());
+    }
+
+    #[test]
+    fn decoder_errors_say_what_is_wrong() {
+        let good = samples()[5].encode(); // ReportSubmitted by a provider
+        assert_eq!(
+            err(&[]),
+            "the entry ends too early: the version byte is missing or cut short"
+        );
+        assert_eq!(
+            err(&[1]),
+            "the entry ends too early: the kind byte is missing or cut short"
+        );
+        assert_eq!(
+            err(&[2, 6]),
+            "unknown statement version 2; this software reads version 1"
+        );
+        assert_eq!(err(&[1, 0]), "unknown entry kind 0; known kinds are 1 to 9");
+        assert_eq!(
+            err(&[1, 10]),
+            "unknown entry kind 10; known kinds are 1 to 9"
+        );
+        assert_eq!(
+            err(&[1, 6, 5]),
+            "unknown actor type 5; known types are 1 (operator), 2 (municipality), 3 (provider) and 4 (inspector)"
+        );
+        assert_eq!(
+            err(&[1, 6, 2, b'0', b'1']),
+            "the entry ends too early: the municipality code is missing or cut short"
+        );
+        assert_eq!(
+            err(b"\x01\x06\x029999"),
+            "\"9999\" is not a Swedish municipality code (four digits, as SCB assigns them, e.g. 0180 Stockholm)"
+        );
+        assert_eq!(
+            err(b"\x01\x06\x035560360794"),
+            "organisation number \"5560360794\" has a wrong check digit"
+        );
+        assert_eq!(
+            err(b"\x01\x06\x03556036-079"),
+            "organisation number \"556036-079\" must be 10 digits, written NNNNNNNNNN or NNNNNN-NNNN"
+        );
+        assert_eq!(
+            err(b"\x01\x09\x01"),
+            "the entry ends too early: the key ID is missing or cut short"
+        );
+        let mut inspector = vec![1, 9, 1];
+        inspector.extend_from_slice(&[0; 32]);
+        inspector.extend_from_slice(b"\x03IVO\x00");
+        assert_eq!(
+            err(&inspector),
+            "inspector name \"IVO\" must be 1 to 64 characters from a-z, 0-9, '.', '_' and '-'"
+        );
+        inspector.truncate(35);
+        inspector.extend_from_slice(b"\x00\x00");
+        assert_eq!(
+            err(&inspector),
+            "inspector name \"\" must be 1 to 64 characters from a-z, 0-9, '.', '_' and '-'"
+        );
+        // Field offsets in the ReportSubmitted sample: 0 version, 1 kind, 2..13 actor (tag + 10
+        // digits), 13..45 key ID, 45..49 municipality, 49 reference length, then the reference,
+        // the period (3 bytes), the payload flag and hash.
+        let rl = usize::from(good[49]);
+        let period_at = 50 + rl;
+        let mut bad = good.clone();
+        bad[period_at + 2] = 13;
+        assert_eq!(
+            err(&bad),
+            "period \"2026-13\" must be a calendar month written YYYY-MM, e.g. 2026-03"
+        );
+        let mut bad = good.clone();
+        bad[50] = b'/';
+        assert_eq!(
+            err(&bad),
+            "contract reference \"/XIT-2026.01_a\" must be 1 to 64 characters from A-Z, a-z, 0-9, '.', '_' and '-'"
+        );
+        let flag_at = period_at + 3;
+        let mut bad = good.clone();
+        bad[flag_at] = 2;
+        assert_eq!(
+            err(&bad),
+            "the payload flag must be 0 (no payload) or 1 (payload hash follows), not 2"
+        );
+        let mut bad = good[..=flag_at].to_vec();
+        bad[flag_at] = 0;
+        assert_eq!(
+            err(&bad),
+            "a ReportSubmitted entry must carry the SHA-256 of its payload"
+        );
+        assert_eq!(
+            err(&good[..flag_at + 10]),
+            "the entry ends too early: the payload hash is missing or cut short"
+        );
+        let mut longer = good.clone();
+        longer.extend_from_slice(&[0, 0]);
+        assert_eq!(
+            err(&longer),
+            "2 unexpected bytes after the end of the entry"
+        );
+
+        let mut key_added = samples()[3].encode();
+        let n = key_added.len();
+        key_added[n - 1] = 1;
+        key_added.extend_from_slice(&[0; 32]);
+        assert_eq!(err(&key_added), "a KeyAdded entry must not carry a payload");
+
+        let mut review = samples()[7].encode();
+        review[2 + 5 + 32 + 8] = 4;
+        assert_eq!(
+            err(&review),
+            "unknown review decision 4; known decisions are 1 (accepted), 2 (question) and 3 (flagged)"
+        );
+
+        let contract = samples()[2].encode();
+        let last_at = 2 + 5 + 32 + 4 + 1 + rl + 10 + 3;
+        let mut bad = contract.clone();
+        bad[last_at..last_at + 3].copy_from_slice(&[0x07, 0xe9, 12]); // 2025-12, before 2026-01
+        assert_eq!(
+            err(&bad),
+            "the contract runs from 2026-01 to 2025-12: the first period is after the last"
+        );
+        let mut bad = contract.clone();
+        bad[last_at + 3] = 0x80;
+        assert!(err(&bad).starts_with("the contract budget must not be negative, got -"));
+
+        assert_eq!(
+            Entry::decode(&vec![1; 65536]).unwrap_err().to_string(),
+            "the entry is 65536 bytes long; an entry may be at most 65535 bytes"
+        );
+        assert_eq!(
+            SignedStatement::from_parts(&good, &[0; 63])
+                .unwrap_err()
+                .to_string(),
+            "the entry ends too early: the 64-byte signature is missing or cut short"
+        );
+        assert_eq!(
+            SignedStatement::from_parts(&good, &[0; 65])
+                .unwrap_err()
+                .to_string(),
+            "1 unexpected bytes after the end of the entry"
+        );
+    }
+
+    #[test]
+    fn builders_enforce_what_the_decoder_enforces() {
+        let key = KeyId([0; 32]);
+        let p = Actor::Provider(provider());
+        let body = Body::ReportSubmitted {
+            contract: contract(),
+            period: "2026-03".parse().unwrap(),
+        };
+        assert_eq!(
+            Statement::new(p, key, body, None).unwrap_err(),
+            EntryError::PayloadRequired(Kind::ReportSubmitted)
+        );
+        assert!("a".repeat(65).parse::<ContractReference>().is_err());
+        assert!("a".repeat(64).parse::<ContractReference>().is_ok());
+        assert!("å".parse::<ContractReference>().is_err());
+        assert!("".parse::<AuditorRef>().is_err());
+        for k in Kind::ALL {
+            assert_eq!(Kind::from_code(k.code()), Some(k));
+        }
+        assert_eq!(Kind::from_code(0), None);
+        assert_eq!(Kind::from_code(10), None);
+    }
+}

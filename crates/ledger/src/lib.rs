@@ -19,6 +19,9 @@
 
 pub mod checkpoint;
 pub mod entry;
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod hash;
 pub mod history;
 pub mod id;

@@ -348,6 +348,119 @@ impl HashReader for MemoryHashes {
     }
 }
 
+/// Appends a batch of leaves on top of stored hashes the caller cannot change yet (rows in a
+/// database, say): reads old hashes from `base`, keeps the new ones in memory, and tells the caller
+/// exactly which stored hashes to write. This is the sequencer's batch.
+///
+/// ```
+/// use insyn_ledger::hash::leaf_hash;
+/// use insyn_ledger::merkle::{Appender, MemoryHashes};
+///
+/// let stored = MemoryHashes::from_leaves([leaf_hash(b"a"), leaf_hash(b"b")]);
+/// let mut batch = Appender::new(&stored, stored.len());
+/// assert_eq!(batch.push(leaf_hash(b"c")).unwrap(), 2);
+/// let (first_index, new_hashes) = batch.new_hashes();
+/// assert_eq!(first_index, stored.stored().len() as u64);
+/// assert_eq!(batch.root().unwrap(),
+///     MemoryHashes::from_leaves([b"a", b"b", b"c"].map(|x| leaf_hash(x))).root());
+/// # let _ = new_hashes;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Appender<R> {
+    base: R,
+    base_size: u64,
+    base_count: u64,
+    size: u64,
+    new: Vec<Hash>,
+}
+
+impl<R: HashReader> Appender<R> {
+    /// A batch on top of a stored tree of `base_size` leaves.
+    pub fn new(base: R, base_size: u64) -> Self {
+        let base_count = stored_hash_count(base_size);
+        Self {
+            base,
+            base_size,
+            base_count,
+            size: base_size,
+            new: Vec::new(),
+        }
+    }
+
+    /// Appends a leaf hash; returns its leaf index.
+    ///
+    /// # Errors
+    /// The base reader's error.
+    pub fn push(&mut self, leaf_hash: Hash) -> Result<u64, MerkleError> {
+        let n = self.size;
+        let hashes = stored_hashes_for_leaf(n, leaf_hash, &*self)?;
+        self.new.extend(hashes);
+        self.size += 1;
+        Ok(n)
+    }
+
+    /// The tree size including the batch.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The tree size before the batch.
+    #[must_use]
+    pub fn base_size(&self) -> u64 {
+        self.base_size
+    }
+
+    /// The stored hashes to write: the stored index of the first, and all of them in order.
+    #[must_use]
+    pub fn new_hashes(&self) -> (u64, &[Hash]) {
+        (self.base_count, &self.new)
+    }
+
+    /// The root of the tree including the batch.
+    ///
+    /// # Errors
+    /// The base reader's error.
+    pub fn root(&self) -> Result<Hash, MerkleError> {
+        tree_hash(self.size, self)
+    }
+}
+
+impl<R: HashReader> HashReader for Appender<R> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, MerkleError> {
+        let old: Vec<u64> = indexes
+            .iter()
+            .copied()
+            .filter(|&i| i < self.base_count)
+            .collect();
+        let mut old_hashes = if old.is_empty() {
+            Vec::new()
+        } else {
+            self.base.read_hashes(&old)?
+        };
+        if old_hashes.len() != old.len() {
+            return Err(MerkleError::ShortRead {
+                wanted: old.len(),
+                got: old_hashes.len(),
+            });
+        }
+        old_hashes.reverse();
+        indexes
+            .iter()
+            .map(|&i| {
+                if i < self.base_count {
+                    old_hashes.pop().ok_or(MerkleError::Missing(i))
+                } else {
+                    usize::try_from(i - self.base_count)
+                        .ok()
+                        .and_then(|k| self.new.get(k).copied())
+                        .ok_or(MerkleError::Missing(i))
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +503,26 @@ mod tests {
                 let p = prove_consistency(old, size, &m).unwrap();
                 verify_consistency(&p, old, old_root, size, root).unwrap();
             }
+        }
+    }
+
+    #[test]
+    fn an_appender_writes_exactly_what_memory_hashes_would() {
+        let (leaves, full) = tree(700);
+        for base in [0usize, 1, 255, 256, 257, 500] {
+            let stored = MemoryHashes::from_leaves(leaves[..base].iter().copied());
+            let mut batch = Appender::new(&stored, base as u64);
+            for l in &leaves[base..] {
+                batch.push(*l).unwrap();
+            }
+            let (start, new) = batch.new_hashes();
+            assert_eq!(start as usize, stored.stored().len());
+            assert_eq!(new, &full.stored()[start as usize..]);
+            assert_eq!(batch.root().unwrap(), full.root());
+            assert_eq!(
+                prove_inclusion(700, 3, &batch).unwrap(),
+                prove_inclusion(700, 3, &full).unwrap()
+            );
         }
     }
 

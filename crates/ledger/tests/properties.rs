@@ -1,0 +1,170 @@
+//! Property tests: for random tree sizes up to a few thousand, every inclusion and consistency
+//! proof verifies, and any flipped bit, wrong index or wrong size makes it fail; tile growth lists
+//! exactly the tiles that changed; entries round-trip.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test: a failed unwrap is a failed test"
+)]
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use insyn_ledger::hash::{Hash, leaf_hash};
+use insyn_ledger::merkle::{
+    MemoryHashes, prove_consistency, prove_inclusion, root_from_leaves, tree_hash,
+    verify_consistency, verify_inclusion,
+};
+use insyn_ledger::tile::Tile;
+use proptest::prelude::*;
+
+const MAX: u64 = 3000;
+
+/// One tree of `MAX` leaves; smaller trees are its prefixes.
+fn big() -> &'static (Vec<Hash>, MemoryHashes) {
+    static TREE: OnceLock<(Vec<Hash>, MemoryHashes)> = OnceLock::new();
+    TREE.get_or_init(|| {
+        let leaves: Vec<Hash> = (0..MAX)
+            .map(|i| leaf_hash(format!("leaf {i}").as_bytes()))
+            .collect();
+        let m = MemoryHashes::from_leaves(leaves.iter().copied());
+        (leaves, m)
+    })
+}
+
+fn root(size: u64) -> Hash {
+    tree_hash(size, &big().1).unwrap()
+}
+
+fn flip(h: &mut Hash, bit: usize) {
+    h.0[bit / 8 % 32] ^= 1 << (bit % 8);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn stored_roots_equal_the_rfc_definition(size in 0..=MAX) {
+        let (leaves, m) = big();
+        prop_assert_eq!(tree_hash(size, m).unwrap(), root_from_leaves(&leaves[..size as usize]));
+    }
+
+    #[test]
+    fn inclusion_proofs_verify_and_tampering_fails(
+        size in 1..=MAX,
+        index_seed in any::<u64>(),
+        other_seed in any::<u64>(),
+        bit in 0usize..256,
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let (leaves, m) = big();
+        let index = index_seed % size;
+        let leaf = leaves[index as usize];
+        let r = root(size);
+        let proof = prove_inclusion(size, index, m).unwrap();
+        prop_assert!(proof.len() <= 64);
+        verify_inclusion(&proof, size, r, index, leaf).unwrap();
+
+        // A flipped bit anywhere: in a proof hash, the leaf, or the root.
+        if !proof.is_empty() {
+            let mut p = proof.clone();
+            let k = pick.index(p.len());
+            flip(&mut p[k], bit);
+            prop_assert!(verify_inclusion(&p, size, r, index, leaf).is_err());
+        }
+        let mut bad_leaf = leaf;
+        flip(&mut bad_leaf, bit);
+        prop_assert!(verify_inclusion(&proof, size, r, index, bad_leaf).is_err());
+        let mut bad_root = r;
+        flip(&mut bad_root, bit);
+        prop_assert!(verify_inclusion(&proof, size, bad_root, index, leaf).is_err());
+
+        // A wrong index (the same leaf claimed elsewhere).
+        if size > 1 {
+            let other = (index + 1 + other_seed % (size - 1)) % size;
+            prop_assert!(verify_inclusion(&proof, size, r, other, leaf).is_err());
+        }
+        // A wrong size (with that size's real root), and sizes the index is not in.
+        let other_size = 1 + other_seed % MAX;
+        if other_size != size && index < other_size {
+            prop_assert!(verify_inclusion(&proof, other_size, root(other_size), index, leaf).is_err());
+        }
+        prop_assert!(verify_inclusion(&proof, index, r, index, leaf).is_err());
+        // A proof with a hash added or removed.
+        let mut longer = proof.clone();
+        longer.push(leaf);
+        prop_assert!(verify_inclusion(&longer, size, r, index, leaf).is_err());
+        if !proof.is_empty() {
+            prop_assert!(verify_inclusion(&proof[1..], size, r, index, leaf).is_err());
+        }
+    }
+
+    #[test]
+    fn consistency_proofs_verify_and_tampering_fails(
+        new in 1..=MAX,
+        old_seed in any::<u64>(),
+        other_seed in any::<u64>(),
+        bit in 0usize..256,
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let m = &big().1;
+        let old = old_seed % (new + 1);
+        let (ro, rn) = (root(old), root(new));
+        let proof = prove_consistency(old, new, m).unwrap();
+        prop_assert!(proof.len() <= 128);
+        verify_consistency(&proof, old, ro, new, rn).unwrap();
+
+        if !proof.is_empty() {
+            let mut p = proof.clone();
+            let k = pick.index(p.len());
+            flip(&mut p[k], bit);
+            prop_assert!(verify_consistency(&p, old, ro, new, rn).is_err());
+            let mut longer = proof.clone();
+            longer.push(rn);
+            prop_assert!(verify_consistency(&longer, old, ro, new, rn).is_err());
+            prop_assert!(verify_consistency(&proof[1..], old, ro, new, rn).is_err());
+        }
+        if old > 0 && old < new {
+            let mut bad = ro;
+            flip(&mut bad, bit);
+            prop_assert!(verify_consistency(&proof, old, bad, new, rn).is_err());
+            let mut bad = rn;
+            flip(&mut bad, bit);
+            prop_assert!(verify_consistency(&proof, old, ro, new, bad).is_err());
+        }
+        // Wrong sizes, each with that size's real root.
+        let other_old = 1 + other_seed % new;
+        if other_old != old && old > 0 && old < new {
+            prop_assert!(verify_consistency(&proof, other_old, root(other_old), new, rn).is_err());
+        }
+        let other_new = 1 + other_seed % MAX;
+        if other_new != new && other_new >= old && old > 0 && old < new {
+            prop_assert!(verify_consistency(&proof, old, ro, other_new, root(other_new)).is_err());
+        }
+        // Old larger than new is refused outright.
+        if old < new {
+            prop_assert!(verify_consistency(&proof, new, rn, old, ro).is_err());
+        }
+    }
+
+    #[test]
+    fn growth_lists_exactly_the_changed_tiles(a in 0u64..70_000, b in 0u64..70_000) {
+        let (old, new) = (a.min(b), a.max(b));
+        let before: BTreeSet<Tile> = Tile::for_tree(old).into_iter().collect();
+        let after: BTreeSet<Tile> = Tile::for_tree(new).into_iter().collect();
+        let changed: BTreeSet<Tile> = after.difference(&before).copied().collect();
+        let listed: BTreeSet<Tile> = Tile::for_growth(old, new).into_iter().collect();
+        prop_assert_eq!(listed, changed);
+        for t in Tile::for_tree(new) {
+            prop_assert_eq!(Tile::parse_path(&t.path()).unwrap(), t);
+        }
+    }
+
+    #[test]
+    fn tile_paths_round_trip(level in 0u8..8, index in any::<u64>(), width in 1u16..=256, entries in any::<bool>()) {
+        let t = if entries { Tile::entries(index, width) } else { Tile::hashes(level, index, width) };
+        if let Ok(t) = t {
+            prop_assert_eq!(Tile::parse_path(&t.path()).unwrap(), t);
+        }
+    }
+}
