@@ -7,3 +7,4 @@
 pub mod calendar;
 pub mod report;
 pub mod rules;
+pub mod status;
