@@ -4,6 +4,7 @@
 //!
 //! No I/O, no async, no HTTP, no SQL: every function here takes values and returns values.
 
+pub mod access;
 pub mod calendar;
 pub mod report;
 pub mod rules;
