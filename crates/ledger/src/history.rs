@@ -51,7 +51,7 @@ pub enum HistoryError {
     #[error("the signature does not verify: {0}")]
     Signature(#[from] SignatureError),
     /// This actor may not sign this kind of entry.
-    #[error("{actor} may not sign a {kind} entry")]
+    #[error("{actor} may not sign {kind} entries")]
     NotAllowed {
         /// The kind.
         kind: Kind,
@@ -407,5 +407,339 @@ impl KeyHistory {
             | Body::ReportReviewed { .. } => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{ContractRef, SignedStatement, Statement};
+    use crate::id::{Period, Sek};
+    use crate::keys::SigningKey;
+
+    struct World {
+        log_key: SigningKey,
+        h: KeyHistory,
+        muni: SigningKey,
+        prov: SigningKey,
+    }
+
+    fn sthlm() -> Actor {
+        Actor::Municipality("0180".parse().unwrap())
+    }
+    fn gbg() -> Actor {
+        Actor::Municipality("1480".parse().unwrap())
+    }
+    fn prov() -> Actor {
+        Actor::Provider("5560360793".parse().unwrap())
+    }
+
+    fn op(w: &World, body: Body) -> SignedStatement {
+        Statement::build_and_sign(Actor::Operator, body, None, &w.log_key).unwrap()
+    }
+
+    fn signed(
+        actor: Actor,
+        body: Body,
+        payload: Option<[u8; 32]>,
+        key: &SigningKey,
+    ) -> SignedStatement {
+        Statement::build_and_sign(actor, body, payload, key).unwrap()
+    }
+
+    fn apply(h: &mut KeyHistory, s: SignedStatement) -> Result<(), HistoryError> {
+        h.apply(&s.into_entry(0))
+    }
+
+    fn report(key: &SigningKey) -> SignedStatement {
+        signed(
+            prov(),
+            Body::ReportSubmitted {
+                contract: ContractRef {
+                    municipality: "0180".parse().unwrap(),
+                    reference: "C1".parse().unwrap(),
+                },
+                period: "2026-01".parse().unwrap(),
+            },
+            Some([1; 32]),
+            key,
+        )
+    }
+
+    /// Operator registers Stockholm and its key; Stockholm registers a provider and its key.
+    fn world() -> World {
+        let log_key = SigningKey::from_seed(&[100; 32]);
+        let mut w = World {
+            h: KeyHistory::new(log_key.public_key()),
+            log_key,
+            muni: SigningKey::from_seed(&[1; 32]),
+            prov: SigningKey::from_seed(&[2; 32]),
+        };
+        let s = op(
+            &w,
+            Body::MunicipalityRegistered {
+                municipality: "0180".parse().unwrap(),
+            },
+        );
+        apply(&mut w.h, s).unwrap();
+        let s = op(
+            &w,
+            Body::KeyAdded {
+                subject: sthlm(),
+                public_key: w.muni.public_key().to_bytes(),
+            },
+        );
+        apply(&mut w.h, s).unwrap();
+        let s = signed(
+            sthlm(),
+            Body::ProviderRegistered {
+                provider: "5560360793".parse().unwrap(),
+            },
+            None,
+            &w.muni,
+        );
+        apply(&mut w.h, s).unwrap();
+        let s = signed(
+            sthlm(),
+            Body::KeyAdded {
+                subject: prov(),
+                public_key: w.prov.public_key().to_bytes(),
+            },
+            None,
+            &w.muni,
+        );
+        apply(&mut w.h, s).unwrap();
+        assert_eq!(w.h.len(), 4);
+        w
+    }
+
+    #[test]
+    fn registered_keys_sign_and_others_do_not() {
+        let mut w = world();
+        w.h.check(&report(&w.prov)).unwrap();
+        let stranger = SigningKey::from_seed(&[3; 32]);
+        assert_eq!(
+            w.h.check(&report(&stranger)),
+            Err(HistoryError::UnknownKey(stranger.key_id()))
+        );
+        // The municipality's key claimed as the provider's.
+        assert!(matches!(
+            w.h.check(&report(&w.muni)),
+            Err(HistoryError::WrongActor { .. })
+        ));
+        // A valid key with a signature over something else.
+        let good = report(&w.prov);
+        let forged = SignedStatement::new(good.statement().clone(), w.prov.sign(b"other"));
+        assert!(matches!(
+            w.h.check(&forged),
+            Err(HistoryError::Signature(_))
+        ));
+        // Operator statements must use the log key.
+        let fake_op = signed(
+            Actor::Operator,
+            Body::MunicipalityRegistered {
+                municipality: "1480".parse().unwrap(),
+            },
+            None,
+            &w.muni,
+        );
+        assert!(matches!(
+            w.h.check(&fake_op),
+            Err(HistoryError::NotLogKey { .. })
+        ));
+        // Applying an invalid entry takes an index and changes nothing else.
+        assert!(apply(&mut w.h, fake_op).is_err());
+        assert_eq!(w.h.len(), 5);
+        assert!(!w.h.is_registered(&gbg()));
+    }
+
+    #[test]
+    fn who_may_sign_what() {
+        let w = world();
+        let e = w.h.check(&signed(
+            sthlm(),
+            Body::InspectorRegistered {
+                inspector: "ivo".parse().unwrap(),
+            },
+            None,
+            &w.muni,
+        ));
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "municipality 0180 Stockholm may not sign InspectorRegistered entries"
+        );
+        let review = Body::ReportReviewed {
+            report: 4,
+            decision: crate::entry::Decision::Accepted,
+            auditor: "a1".parse().unwrap(),
+        };
+        assert!(matches!(
+            w.h.check(&signed(prov(), review.clone(), None, &w.prov)),
+            Err(HistoryError::NotAllowed { .. })
+        ));
+        w.h.check(&signed(sthlm(), review, None, &w.muni)).unwrap();
+        let contract = |m: &str, p: &str| Body::ContractRegistered {
+            contract: ContractRef {
+                municipality: m.parse().unwrap(),
+                reference: "C1".parse().unwrap(),
+            },
+            provider: p.parse().unwrap(),
+            first: Period::new(2026, 1).unwrap(),
+            last: Period::new(2026, 12).unwrap(),
+            budget: Sek(1000),
+        };
+        w.h.check(&signed(
+            sthlm(),
+            contract("0180", "5560360793"),
+            None,
+            &w.muni,
+        ))
+        .unwrap();
+        assert!(matches!(
+            w.h.check(&signed(
+                sthlm(),
+                contract("1480", "5560360793"),
+                None,
+                &w.muni
+            )),
+            Err(HistoryError::ForeignContract { .. })
+        ));
+        assert_eq!(
+            w.h.check(&signed(
+                sthlm(),
+                contract("0180", "2021005489"),
+                None,
+                &w.muni
+            ))
+            .unwrap_err()
+            .to_string(),
+            "provider 202100-5489 is not registered in the log"
+        );
+        // Double registration.
+        assert!(matches!(
+            w.h.check(&op(
+                &w,
+                Body::MunicipalityRegistered {
+                    municipality: "0180".parse().unwrap()
+                }
+            )),
+            Err(HistoryError::AlreadyRegistered(_))
+        ));
+    }
+
+    #[test]
+    fn key_management_follows_the_registrar_rules() {
+        let mut w = world();
+        let new_key = SigningKey::from_seed(&[4; 32]);
+        let add = |subject: Actor, k: &SigningKey| Body::KeyAdded {
+            subject,
+            public_key: k.public_key().to_bytes(),
+        };
+        // Göteborg is not registered; the operator registers it; Stockholm may not add its keys.
+        assert_eq!(
+            w.h.check(&op(&w, add(gbg(), &new_key)))
+                .unwrap_err()
+                .to_string(),
+            "municipality 1480 Göteborg is not registered in the log"
+        );
+        let s = op(
+            &w,
+            Body::MunicipalityRegistered {
+                municipality: "1480".parse().unwrap(),
+            },
+        );
+        apply(&mut w.h, s).unwrap();
+        assert!(matches!(
+            w.h.check(&signed(sthlm(), add(gbg(), &new_key), None, &w.muni)),
+            Err(HistoryError::NotRegistrar { .. })
+        ));
+        w.h.check(&op(&w, add(gbg(), &new_key))).unwrap();
+        // Göteborg did not register the provider, so it cannot add the provider's keys.
+        let gbg_key = SigningKey::from_seed(&[5; 32]);
+        let s = op(&w, add(gbg(), &gbg_key));
+        apply(&mut w.h, s).unwrap();
+        assert!(matches!(
+            w.h.check(&signed(gbg(), add(prov(), &new_key), None, &gbg_key)),
+            Err(HistoryError::NotRegistrar { .. })
+        ));
+        // The provider may add its own second key.
+        let s = signed(prov(), add(prov(), &new_key), None, &w.prov);
+        apply(&mut w.h, s).unwrap();
+        // Keys are added once, the log key never, operator keys are not managed, weak keys are refused.
+        assert!(matches!(
+            w.h.check(&signed(prov(), add(prov(), &new_key), None, &w.prov)),
+            Err(HistoryError::DuplicateKey(_))
+        ));
+        assert!(matches!(
+            w.h.check(&signed(sthlm(), add(sthlm(), &w.log_key), None, &w.muni)),
+            Err(HistoryError::DuplicateKey(_))
+        ));
+        assert_eq!(
+            w.h.check(&op(&w, add(Actor::Operator, &new_key))),
+            Err(HistoryError::OperatorKey)
+        );
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(
+            w.h.check(&signed(
+                prov(),
+                Body::KeyAdded {
+                    subject: prov(),
+                    public_key: identity
+                },
+                None,
+                &w.prov
+            ))
+            .unwrap_err()
+            .to_string(),
+            "the added key is refused: weak Ed25519 public key (small order or not torsion-free) refused"
+        );
+        assert_eq!(w.h.valid_keys(&prov()).len(), 2);
+    }
+
+    #[test]
+    fn revocation_applies_from_its_index_on() {
+        let mut w = world();
+        let before = report(&w.prov);
+        apply(&mut w.h, before.clone()).unwrap();
+        let revoke = signed(
+            sthlm(),
+            Body::KeyRevoked {
+                subject: prov(),
+                key_id: w.prov.key_id(),
+            },
+            None,
+            &w.muni,
+        );
+        apply(&mut w.h, revoke.clone()).unwrap();
+        assert_eq!(
+            w.h.check(&report(&w.prov)).unwrap_err(),
+            HistoryError::Revoked {
+                key_id: w.prov.key_id(),
+                revoked_at: 5
+            }
+        );
+        assert!(matches!(
+            w.h.check(&revoke),
+            Err(HistoryError::AlreadyRevoked { .. })
+        ));
+        let wrong = signed(
+            sthlm(),
+            Body::KeyRevoked {
+                subject: sthlm(),
+                key_id: w.prov.key_id(),
+            },
+            None,
+            &w.muni,
+        );
+        assert!(matches!(
+            w.h.check(&wrong),
+            Err(HistoryError::NotSubjectsKey { .. })
+        ));
+        assert!(w.h.valid_keys(&prov()).is_empty());
+        assert_eq!(w.h.key(&w.prov.key_id()).unwrap().revoked_at, Some(5));
+        // Replaying from scratch, the report before the revocation is still valid.
+        let mut replay = world().h;
+        replay.apply(&before.into_entry(0)).unwrap();
     }
 }

@@ -6,9 +6,13 @@
 //! small-order `R` and `A` points. Public keys of small order or with a torsion component are
 //! refused when a [`PublicKey`] is made, so such a key can never be registered.
 //!
-//! Batch verification is deliberately not used: it checks the cofactored equation and can accept
-//! signatures that strict single verification rejects, so two verifiers could disagree about the
-//! log. [`verify_many`] instead runs the strict check on each signature, in parallel.
+//! Batch verification is deliberately not used, not even as a shortcut: ed25519-dalek's batch check
+//! folds the signatures into one random linear combination, so a signature whose `R` has a
+//! torsion component (which strict verification always rejects) is accepted whenever the random
+//! coefficient happens to cancel the torsion — half the time for a torsion point of order 2
+//! (`tests/strictness.rs` shows it). A verdict that depends on the batch would differ between
+//! verifiers. [`verify_many`] instead runs the strict check on each signature, in parallel, so its
+//! verdicts are exactly [`verify`]'s.
 
 use std::fmt;
 use std::str::FromStr;

@@ -282,6 +282,27 @@ fn verify_note_with(
         None => return Err(NoteError::Malformed),
     };
     let parsed = signed_note::Note::from_bytes(note).map_err(|_| NoteError::Malformed)?;
+    // `signed_note` (like Go's note package) checks only the first signature line of each known
+    // key and skips repeats. We check every line from a known key, so a note carrying a good and
+    // a bad signature from the same key is rejected, as the brief's rule says.
+    let sig_block = std::str::from_utf8(note)
+        .ok()
+        .and_then(|t| t.rsplit_once("\n\n"))
+        .map(|(_, sigs)| sigs)
+        .ok_or(NoteError::Malformed)?;
+    for l in sig_block.lines() {
+        let sig =
+            signed_note::Signature::from_bytes(l.as_bytes()).map_err(|_| NoteError::Malformed)?;
+        let known_key = known
+            .iter()
+            .find(|k| k.name() == sig.name() && k.key_id() == sig.id());
+        if known_key.is_some_and(|k| !k.verify(parsed.text(), sig.signature())) {
+            return Err(NoteError::InvalidSignature {
+                name: sig.name().to_owned(),
+                id: sig.id(),
+            });
+        }
+    }
     let list = signed_note::VerifierList::new(known);
     let (verified, _unknown) = parsed.verify(&list).map_err(|e| match e {
         signed_note::NoteError::InvalidSignature { name, id } => {
@@ -608,5 +629,145 @@ impl fmt::Debug for Cosigner {
             "Cosigner({}, secret: <redacted>)",
             self.verifier.verifier_key()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::EMPTY_ROOT;
+
+    fn log() -> LogSigner {
+        LogSigner::new("localhost/insyn", SigningKey::from_seed(&[1; 32])).unwrap()
+    }
+
+    fn line(name: &str, id: u32, sig: &[u8]) -> String {
+        let mut raw = id.to_be_bytes().to_vec();
+        raw.extend_from_slice(sig);
+        format!("\u{2014} {name} {}\n", B64.encode(raw))
+    }
+
+    #[test]
+    fn several_signatures_unknown_ignored_bad_known_rejected() {
+        let l = log();
+        let v = l.verifier();
+        let cp = Checkpoint::new("localhost/insyn", 7, EMPTY_ROOT).unwrap();
+        let note = String::from_utf8(l.sign_checkpoint(&cp).unwrap()).unwrap();
+        assert_eq!(v.verify_checkpoint(note.as_bytes()).unwrap(), cp);
+
+        // Extra signatures from unknown keys, including same name with another key hash.
+        let extra = format!(
+            "{note}{}{}",
+            line("someone.else", 1, &[0; 64]),
+            line("localhost/insyn", v.note_key_id() ^ 1, &[0; 64])
+        );
+        assert_eq!(v.verify_checkpoint(extra.as_bytes()).unwrap(), cp);
+
+        // A bad signature from the known key rejects, even next to a good one.
+        let bad = format!(
+            "{note}{}",
+            line("localhost/insyn", v.note_key_id(), &[0; 64])
+        );
+        assert_eq!(
+            v.verify_checkpoint(bad.as_bytes()).unwrap_err().to_string(),
+            format!(
+                "invalid signature from known key localhost/insyn+{:08x}",
+                v.note_key_id()
+            )
+        );
+
+        // Only unknown signatures: not signed by the log.
+        let text = cp.to_text();
+        let unsigned = format!("{text}\n{}", line("someone.else", 1, &[0; 64]));
+        assert_eq!(
+            v.verify_checkpoint(unsigned.as_bytes()).unwrap_err(),
+            NoteError::NotSignedByLog("localhost/insyn".into())
+        );
+        for malformed in [
+            "",
+            "no signatures\n",
+            "x\n\n\u{2014} a\n",
+            "x\n\n\u{2014} a AAAA\n",
+        ] {
+            assert!(
+                v.verify_note(malformed.as_bytes()).is_err(),
+                "{malformed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn checkpoints_must_be_for_this_log() {
+        let l = log();
+        let other = Checkpoint::new("example.com/other", 1, EMPTY_ROOT).unwrap();
+        assert!(matches!(
+            l.sign_checkpoint(&other),
+            Err(NoteError::WrongOrigin { .. })
+        ));
+        let signed = l.sign_note(&other.to_text()).unwrap();
+        assert_eq!(
+            l.verifier()
+                .verify_checkpoint(&signed)
+                .unwrap_err()
+                .to_string(),
+            "the checkpoint is for origin \"example.com/other\", expected \"localhost/insyn\""
+        );
+        let not_cp = l.sign_note("hello\n").unwrap();
+        assert!(matches!(
+            l.verifier().verify_checkpoint(&not_cp),
+            Err(NoteError::Checkpoint(_))
+        ));
+    }
+
+    #[test]
+    fn cosignatures_follow_tlog_cosignature_v1() {
+        let l = log();
+        let v = l.verifier();
+        let cp = Checkpoint::new("localhost/insyn", 3, EMPTY_ROOT).unwrap();
+        let note = l.sign_checkpoint(&cp).unwrap();
+        let w = Cosigner::new("witness.example/w", SigningKey::from_seed(&[2; 32])).unwrap();
+        let once = w.cosign_note(&note, v, 100).unwrap();
+        // Cosigning again replaces the earlier cosignature.
+        let twice = w.cosign_note(&once, v, 200).unwrap();
+        assert_eq!(twice.len(), once.len());
+        let got = v
+            .verify_cosigned_checkpoint(&twice, std::slice::from_ref(w.verifier()))
+            .unwrap();
+        assert_eq!(
+            got.cosignatures,
+            vec![Cosignature {
+                name: "witness.example/w".into(),
+                timestamp: 200
+            }]
+        );
+        // The signed message is exactly the spec's.
+        let text = cp.to_text();
+        let msg = cosignature_message(text.as_bytes(), 200);
+        assert_eq!(
+            msg,
+            format!("cosignature/v1\ntime 200\n{text}").into_bytes()
+        );
+        // The key hash uses type 0x04.
+        assert_eq!(
+            w.verifier().note_key_id(),
+            note_key_id("witness.example/w", 0x04, &w.verifier().key.to_bytes())
+        );
+        assert_ne!(
+            w.verifier().note_key_id(),
+            note_key_id("witness.example/w", 0x01, &w.verifier().key.to_bytes())
+        );
+        // A cosignature is not a log signature: a note with only a cosignature is not accepted.
+        let only_cosig = format!("{text}\n{}", w.cosignature_line(&cp, 5));
+        assert!(v.verify_checkpoint(only_cosig.as_bytes()).is_err());
+        // Timestamps above 2^63 - 1 are refused.
+        let mut raw = vec![0xff; 8];
+        raw.extend_from_slice(&[0; 64]);
+        assert!(!w.verifier().verify_raw(text.as_bytes(), &raw));
+        // Cosigner keys round-trip through their verifier-key form.
+        let vk = w.verifier().verifier_key();
+        assert_eq!(
+            CosignerVerifier::from_verifier_key(&vk).unwrap(),
+            *w.verifier()
+        );
     }
 }

@@ -137,7 +137,7 @@ fn a_log_from_registration_to_receipt() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "provider 556036-0793 may not sign a ProviderRegistered entry"
+        "provider 556036-0793 may not sign ProviderRegistered entries"
     );
     let stranger = SigningKey::from_seed(&[9; 32]);
     let e = log
