@@ -13,20 +13,45 @@
 //!   admission policy passed in from outside.
 
 pub mod accounts;
+mod clock;
 mod connect;
 pub mod entity;
 mod error;
+mod hashes;
+mod reads;
+mod sequencer;
+
+use std::fmt;
+use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use connect::Backend;
 pub use error::{StoreError, is_append_only_refusal};
+pub use reads::{
+    CheckpointRecord, CosignatureRecord, LogIdentity, MAX_PAGE, Page, PayloadContent,
+    PayloadReadRecord, PayloadReader, ReportQuery, ReportRecord, StoredEntry,
+};
+pub use sequencer::{
+    Accepted, Admission, AdmissionPolicy, Candidate, CandidateError, Sequencer, SequencerConfig,
+    SignatureCheck, SubmitError, actor_key,
+};
 
-/// A handle on Insyn's database: cheap to clone (it is a connection pool).
-#[derive(Debug, Clone)]
+/// A handle on Insyn's database: cheap to clone (it is a connection pool and a clock).
+#[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
     backend: Backend,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -38,7 +63,25 @@ impl Store {
     /// database cannot be reached or migrated.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let (db, backend) = connect::connect_and_migrate(url).await?;
-        Ok(Self { db, backend })
+        Ok(Self {
+            db,
+            backend,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The same store with another clock (the demo's simulated time, tests' manual time). The
+    /// clock stamps entries' integration time, checkpoints, payload reads and erasures.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The store's clock.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// Which database this store talks to.

@@ -1,5 +1,7 @@
 //! The store's integration tests: every test runs on SQLite and, when `INSYN_TEST_DATABASE_URL`
 //! is set, on PostgreSQL too (see `harness.rs`), always through the real migrations.
 
+mod fixtures;
 mod harness;
 mod schema;
+mod sequencer;

@@ -1,0 +1,901 @@
+//! The sequencer: the only writer of the log. It batches submissions, verifies their signatures
+//! off the async runtime, and integrates each batch in ONE database transaction under the log's
+//! write lock; only after the commit does any submitter get an answer.
+//!
+//! Architecture invariants:
+//! - Indices are assigned only while holding the log's write lock (PostgreSQL:
+//!   `pg_advisory_xact_lock`; SQLite: the single writer of `BEGIN IMMEDIATE`), from the size read
+//!   under that lock, so two processes on one database never assign the same index nor leave a gap.
+//! - A receipt is sent only after the transaction holding its entry, hashes and checkpoint has
+//!   committed (SQLite `synchronous=FULL`, PostgreSQL `synchronous_commit=on`): nothing
+//!   acknowledged can be lost.
+//! - After a failed transaction the in-memory state (policy, cached tree edge) is thrown away
+//!   and rebuilt from the database, so no half state survives.
+//! - The store decides nothing about admission: an [`AdmissionPolicy`] does.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+use insyn_ledger::checkpoint::Checkpoint;
+use insyn_ledger::entry::{Actor, Body, Entry, SignedStatement, Statement};
+use insyn_ledger::hash::{Hash, leaf_hash, sha256};
+use insyn_ledger::keys::{PublicKey, SignatureError, SignedMessage, verify_many};
+use insyn_ledger::merkle::{self, stored_hash_index};
+use insyn_ledger::note::LogSigner;
+use insyn_ledger::receipt::Receipt;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::entity::{checkpoints, entries, log_meta, payloads, report_index, stored_hashes};
+use crate::error::to_db;
+use crate::hashes::HashCache;
+use crate::reads::{committed_size, entries_in, stored_entry};
+use crate::{Store, StoreError};
+
+/// Advisory lock key (PostgreSQL) that serialises appends across processes ("insyn_lg").
+const LOG_LOCK_KEY: i64 = 0x696e_7379_6e5f_6c67;
+
+/// Rows per multi-row INSERT: keeps every statement under both databases' parameter limits.
+const INSERT_CHUNK: usize = 500;
+
+/// Entries read per query while catching up.
+const CATCH_UP_CHUNK: u64 = 2000;
+
+/// The outcome of the signature check the sequencer does before admission, off the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// `verify_strict` accepted the signature with this key, the one the statement's key ID
+    /// names. Whether the key was valid for the actor at this point is still the policy's call.
+    Verified(PublicKey),
+    /// The signature does not verify with the key the statement names.
+    Invalid(SignatureError),
+    /// The key was not known when the batch was verified (it may have been added by an entry
+    /// integrated since, even in the same batch): the policy must verify the signature itself.
+    Unchecked,
+}
+
+/// One candidate as the policy sees it at admission time.
+#[derive(Debug, Clone, Copy)]
+pub struct Admission<'a> {
+    /// The leaf index it would get.
+    pub index: u64,
+    /// The entry it would become (with its integration time).
+    pub entry: &'a Entry,
+    /// Its payload, if one was submitted (its hash already matches the statement's).
+    pub payload: Option<&'a [u8]>,
+    /// What the sequencer found about its signature.
+    pub signature: &'a SignatureCheck,
+}
+
+/// The admission policy: the in-memory state of the log that decides what may be appended next.
+/// The domain crate implements it; the store only calls it.
+///
+/// The sequencer calls [`AdmissionPolicy::apply`] for every entry of the log, in order, exactly
+/// once per policy value: entries another process appended (catch-up) and entries this sequencer
+/// admits. A policy value is thrown away after a failed transaction and a fresh one rebuilt from
+/// the log, so `apply` may assume the entry really is the next one.
+///
+/// Keep the work in `check` small and stateful: it runs inside the append transaction, under the
+/// log's write lock. Stateless validation (report JSON against its schema, say) belongs before
+/// [`Sequencer::submit`].
+pub trait AdmissionPolicy: Send + 'static {
+    /// One reason to refuse a candidate.
+    type Problem: Send + Sync + fmt::Debug + 'static;
+
+    /// The public key with the statement's key ID (the log key for the operator), if this state
+    /// knows it, revoked or not. Used only to verify signatures in bulk before admission.
+    fn public_key(&self, statement: &Statement) -> Option<PublicKey>;
+
+    /// Every problem that keeps `candidate` out of the log at `candidate.index`; empty to admit.
+    fn check(&self, candidate: &Admission<'_>) -> Vec<Self::Problem>;
+
+    /// Folds an entry of the log (at `index`) into the state.
+    fn apply(&mut self, index: u64, entry: &Entry);
+}
+
+/// Why a submission was not integrated.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError<P: fmt::Debug> {
+    /// The policy refused it; every problem is listed. Nothing was stored.
+    #[error("refused: {0:?}")]
+    Rejected(Vec<P>),
+    /// The database failed while integrating its batch (unreachable, disk full, …). Nothing of
+    /// the batch was stored; the sequencer recovers by itself, so retrying later may succeed.
+    #[error("the log is unavailable: {0}")]
+    Unavailable(String),
+    /// The sequencer's queue is full ([`Sequencer::try_submit`] only); retry later.
+    #[error("the log is overloaded; retry later")]
+    Overloaded,
+    /// The sequencer has stopped.
+    #[error("the sequencer has stopped")]
+    Closed,
+}
+
+/// Why a submission could not even become a candidate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CandidateError {
+    /// The payload's SHA-256 is not the one the statement signs.
+    #[error("the payload's SHA-256 is {actual}, the statement names {named}")]
+    PayloadMismatch {
+        /// Hex of the hash the statement names.
+        named: String,
+        /// Hex of the payload's hash.
+        actual: String,
+    },
+    /// A payload was sent with a statement that names none.
+    #[error("a payload was sent but the statement names no payload hash")]
+    UnexpectedPayload,
+}
+
+/// A decoded submission waiting to be sequenced: signed statement and optional payload, whose
+/// hash is checked to match the statement when the candidate is made.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    signed: SignedStatement,
+    payload: Option<Vec<u8>>,
+    dedupe: [u8; 32],
+}
+
+impl Candidate {
+    /// Makes a candidate.
+    ///
+    /// # Errors
+    /// [`CandidateError`] when the payload does not match the statement's payload hash.
+    pub fn new(signed: SignedStatement, payload: Option<Vec<u8>>) -> Result<Self, CandidateError> {
+        match (signed.statement().payload_sha256(), &payload) {
+            (Some(named), Some(bytes)) => {
+                let actual = sha256(bytes);
+                if actual != named {
+                    return Err(CandidateError::PayloadMismatch {
+                        named: hex32(&named),
+                        actual: hex32(&actual),
+                    });
+                }
+            }
+            (None, Some(_)) => return Err(CandidateError::UnexpectedPayload),
+            _ => {}
+        }
+        let dedupe = signed.dedupe_hash();
+        Ok(Self {
+            signed,
+            payload,
+            dedupe,
+        })
+    }
+
+    /// The signed statement.
+    #[must_use]
+    pub fn signed(&self) -> &SignedStatement {
+        &self.signed
+    }
+
+    /// The deduplication hash, SHA-256(statement || signature).
+    #[must_use]
+    pub fn dedupe_hash(&self) -> [u8; 32] {
+        self.dedupe
+    }
+}
+
+fn hex32(b: &[u8; 32]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A submission the log holds: its receipt, and whether it was already there (a resubmission).
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// Entry, index, signed checkpoint and inclusion proof, verifiable offline.
+    pub receipt: Receipt,
+    /// True when the same statement and signature were integrated earlier; the receipt is for
+    /// that entry.
+    pub duplicate: bool,
+}
+
+/// Batching settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SequencerConfig {
+    /// The most candidates integrated in one transaction.
+    pub max_batch: usize,
+    /// How long to wait for more candidates once the first one of a batch arrived.
+    pub max_wait: Duration,
+    /// How many candidates may wait in the queue (back-pressure beyond that).
+    pub queue: usize,
+}
+
+impl Default for SequencerConfig {
+    fn default() -> Self {
+        Self {
+            max_batch: 2048,
+            max_wait: Duration::from_millis(2),
+            queue: 16_384,
+        }
+    }
+}
+
+type Reply<P> = oneshot::Sender<Result<Accepted, SubmitError<P>>>;
+
+struct Request<P: fmt::Debug> {
+    candidate: Candidate,
+    reply: Reply<P>,
+}
+
+/// A handle for submitting to the sequencer; cheap to clone. The sequencer task stops when every
+/// handle is dropped, after integrating what is already queued.
+pub struct Sequencer<P: AdmissionPolicy> {
+    tx: mpsc::Sender<Request<P::Problem>>,
+}
+
+impl<P: AdmissionPolicy> Clone for Sequencer<P> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<P: AdmissionPolicy> fmt::Debug for Sequencer<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sequencer")
+            .field("queued", &(self.tx.max_capacity() - self.tx.capacity()))
+            .finish()
+    }
+}
+
+impl<P: AdmissionPolicy> Sequencer<P> {
+    /// Starts the sequencer over `store`, signing checkpoints with `signer`. `fresh_policy`
+    /// makes the policy for an empty log; the sequencer catches it up with the whole log before
+    /// returning (and again, from scratch, after a failed transaction).
+    ///
+    /// On first start it records the log's identity (origin, verifier key) and publishes the
+    /// checkpoint of the empty tree; later starts refuse a signer with another identity.
+    ///
+    /// Returns the handle and the sequencer task (which ends once every handle is dropped).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] when the database belongs to a log with another key or
+    /// origin; database errors while catching up.
+    pub async fn start(
+        store: Store,
+        signer: LogSigner,
+        fresh_policy: impl Fn() -> P + Send + Sync + 'static,
+        config: SequencerConfig,
+    ) -> Result<(Self, JoinHandle<()>), StoreError> {
+        init_log(&store, &signer).await?;
+        let policy = fresh_policy();
+        let mut worker = Worker {
+            store,
+            signer,
+            fresh: Box::new(fresh_policy),
+            policy,
+            known: 0,
+            last_time: 0,
+            cache: HashCache::default(),
+            healthy: true,
+            config,
+        };
+        worker.catch_up_outside().await?;
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let task = tokio::spawn(worker.run(rx));
+        Ok((Self { tx }, task))
+    }
+
+    /// Submits a candidate and waits for its receipt (or refusal). Waits for queue space when the
+    /// queue is full.
+    ///
+    /// # Errors
+    /// [`SubmitError::Rejected`] with every problem, [`SubmitError::Unavailable`] when the batch
+    /// could not be stored, [`SubmitError::Closed`] when the sequencer has stopped.
+    pub async fn submit(&self, candidate: Candidate) -> Result<Accepted, SubmitError<P::Problem>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request { candidate, reply })
+            .await
+            .map_err(|_| SubmitError::Closed)?;
+        rx.await.map_err(|_| SubmitError::Closed)?
+    }
+
+    /// Like [`Sequencer::submit`], but fails at once with [`SubmitError::Overloaded`] when the
+    /// queue is full (for an HTTP 503 with `Retry-After`).
+    ///
+    /// # Errors
+    /// As [`Sequencer::submit`], plus [`SubmitError::Overloaded`].
+    pub async fn try_submit(
+        &self,
+        candidate: Candidate,
+    ) -> Result<Accepted, SubmitError<P::Problem>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .try_send(Request { candidate, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => SubmitError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => SubmitError::Closed,
+            })?;
+        rx.await.map_err(|_| SubmitError::Closed)?
+    }
+}
+
+/// The machine form of an actor, as stored in `entries.actor`: `operator`,
+/// `municipality:0180`, `provider:5560360793` or `inspector:<name>`.
+#[must_use]
+pub fn actor_key(actor: &Actor) -> String {
+    match actor {
+        Actor::Operator => "operator".to_owned(),
+        Actor::Municipality(m) => format!("municipality:{}", m.code()),
+        Actor::Provider(p) => format!("provider:{}", p.digits()),
+        Actor::Inspector(i) => format!("inspector:{}", i.as_str()),
+    }
+}
+
+/// Records the log's identity on first start (or checks it), and publishes the empty tree's
+/// checkpoint when the log has none.
+async fn init_log(store: &Store, signer: &LogSigner) -> Result<(), StoreError> {
+    let origin = signer.verifier().name().to_owned();
+    let vkey = signer.verifier_key();
+    let txn = begin_locked(store).await?;
+    match log_meta::Entity::find_by_id(1).one(&txn).await? {
+        Some(meta) if meta.origin == origin && meta.verifier_key == vkey => {}
+        Some(meta) => {
+            return Err(StoreError::InvalidInput(format!(
+                "this database holds the log {} with key {}, not {origin} with key {vkey}",
+                meta.origin, meta.verifier_key
+            )));
+        }
+        None => {
+            log_meta::Entity::insert(log_meta::ActiveModel {
+                id: Set(1),
+                origin: Set(origin.clone()),
+                verifier_key: Set(vkey),
+                created_at: Set(to_db(store.clock.now_ms())?),
+            })
+            .exec_without_returning(&txn)
+            .await?;
+        }
+    }
+    if committed_size(&txn).await? == 0
+        && checkpoints::Entity::find_by_id(0)
+            .one(&txn)
+            .await?
+            .is_none()
+    {
+        let note = sign(signer, &origin, 0, insyn_ledger::hash::EMPTY_ROOT)?;
+        checkpoints::Entity::insert(checkpoints::ActiveModel {
+            size: Set(0),
+            note: Set(note),
+            created_at: Set(to_db(store.clock.now_ms())?),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Begins a transaction holding the log's write lock.
+async fn begin_locked(store: &Store) -> Result<DatabaseTransaction, StoreError> {
+    let txn = store
+        .db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})"))
+            .await?;
+    }
+    Ok(txn)
+}
+
+fn sign(signer: &LogSigner, origin: &str, size: u64, root: Hash) -> Result<String, StoreError> {
+    let cp = Checkpoint::new(origin, size, root).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let note = signer
+        .sign_checkpoint(&cp)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    String::from_utf8(note).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The stored hash indexes of the roots of the perfect subtrees that make up a tree of `size`
+/// leaves, left to right (its right edge): all an append and a tree hash need.
+fn right_edge(size: u64) -> BTreeSet<u64> {
+    let mut out = BTreeSet::new();
+    let mut lo = 0u64;
+    while lo < size {
+        let level = 63 - (size - lo).leading_zeros();
+        // `level` < 64, so it fits in a u8.
+        let level8 = u8::try_from(level).unwrap_or(63);
+        out.insert(stored_hash_index(level8, lo >> level));
+        lo += 1u64 << level;
+    }
+    out
+}
+
+enum Outcome<P> {
+    New(u64),
+    Duplicate(u64),
+    Rejected(Vec<P>),
+}
+
+struct Worker<P: AdmissionPolicy> {
+    store: Store,
+    signer: LogSigner,
+    fresh: Box<dyn Fn() -> P + Send + Sync>,
+    policy: P,
+    /// The policy has applied entries `[0, known)`, and `cache` holds the right edge of that tree.
+    known: u64,
+    /// Integration time of entry `known - 1` (entries' times never decrease).
+    last_time: u64,
+    cache: HashCache,
+    /// False after a failed transaction: the state must be rebuilt before the next batch.
+    healthy: bool,
+    config: SequencerConfig,
+}
+
+impl<P: AdmissionPolicy> Worker<P> {
+    async fn run(mut self, mut rx: mpsc::Receiver<Request<P::Problem>>) {
+        let max = self.config.max_batch.max(1);
+        let mut batch = Vec::with_capacity(max);
+        loop {
+            if rx.recv_many(&mut batch, max).await == 0 {
+                break;
+            }
+            let deadline = tokio::time::Instant::now() + self.config.max_wait;
+            while batch.len() < max {
+                let room = max - batch.len();
+                match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            self.process(std::mem::take(&mut batch)).await;
+        }
+        tracing::info!("sequencer stopped: every handle was dropped");
+    }
+
+    async fn process(&mut self, batch: Vec<Request<P::Problem>>) {
+        if !self.healthy {
+            if let Err(e) = self.rebuild().await {
+                tracing::warn!(error = %e, "the sequencer cannot rebuild its state; failing the batch");
+                fail_all(batch, &e);
+                return;
+            }
+        }
+        let work = self.verify_work(&batch);
+        let checks = verify_off_runtime(work).await;
+        match self.append(&batch, checks).await {
+            Ok((outcomes, receipts)) => {
+                for ((req, outcome), receipt) in batch.into_iter().zip(outcomes).zip(receipts) {
+                    let answer = match (outcome, receipt) {
+                        (Outcome::Rejected(problems), _) => Err(SubmitError::Rejected(problems)),
+                        (Outcome::New(_), Some(receipt)) => Ok(Accepted {
+                            receipt,
+                            duplicate: false,
+                        }),
+                        (Outcome::Duplicate(_), Some(receipt)) => Ok(Accepted {
+                            receipt,
+                            duplicate: true,
+                        }),
+                        (_, None) => {
+                            Err(SubmitError::Unavailable("no receipt was made".to_owned()))
+                        }
+                    };
+                    // The submitter may have gone away; its entry is in the log all the same.
+                    let _ = req.reply.send(answer);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "append transaction failed; the batch is refused and state will be rebuilt");
+                self.healthy = false;
+                fail_all(batch, &e);
+            }
+        }
+    }
+
+    /// Throws the in-memory state away and rebuilds it from the committed log.
+    async fn rebuild(&mut self) -> Result<(), StoreError> {
+        self.policy = (self.fresh)();
+        self.known = 0;
+        self.last_time = 0;
+        self.cache.clear();
+        self.catch_up_outside().await?;
+        self.healthy = true;
+        Ok(())
+    }
+
+    /// Catches up with the committed log without taking the write lock (the bulk of a restart's
+    /// work), so other writers are not held up; the transaction then catches up the remainder.
+    async fn catch_up_outside(&mut self) -> Result<(), StoreError> {
+        let db = self.store.db.clone();
+        let size = committed_size(&db).await?;
+        self.catch_up(&db, size).await
+    }
+
+    async fn catch_up<C: ConnectionTrait>(&mut self, db: &C, size: u64) -> Result<(), StoreError> {
+        if size < self.known {
+            return Err(StoreError::Corrupt(format!(
+                "the log shrank: {} entries were seen, the database has {size}",
+                self.known
+            )));
+        }
+        if size == self.known {
+            return Ok(());
+        }
+        while self.known < size {
+            let end = size.min(self.known + CATCH_UP_CHUNK);
+            let chunk = entries_in(db, self.known..end).await?;
+            if chunk.len() as u64 != end - self.known {
+                return Err(StoreError::Corrupt(format!(
+                    "entries {}..{end} are incomplete",
+                    self.known
+                )));
+            }
+            for e in chunk {
+                self.policy.apply(e.index, &e.entry);
+                self.last_time = e.entry.integrated_at_ms();
+            }
+            self.known = end;
+        }
+        // Reload the right edge of the tree as it now stands.
+        self.cache.clear();
+        let known = self.known;
+        self.cache
+            .compute(db, |r| merkle::tree_hash(known, r))
+            .await?;
+        tracing::debug!(size, "caught up with the log");
+        Ok(())
+    }
+
+    /// What to verify in bulk: for each candidate, the key the current state knows for it.
+    fn verify_work(&self, batch: &[Request<P::Problem>]) -> Vec<Option<VerifyItem>> {
+        batch
+            .iter()
+            .map(|r| {
+                let st = r.candidate.signed.statement();
+                self.policy
+                    .public_key(st)
+                    .map(|k| (k, st.signing_message(), *r.candidate.signed.signature()))
+            })
+            .collect()
+    }
+
+    /// The append transaction. Returns each candidate's outcome and receipt.
+    async fn append(
+        &mut self,
+        batch: &[Request<P::Problem>],
+        checks: Vec<SignatureCheck>,
+    ) -> Result<(Vec<Outcome<P::Problem>>, Vec<Option<Receipt>>), StoreError> {
+        let txn = begin_locked(&self.store).await?;
+        let size = committed_size(&txn).await?;
+        self.catch_up(&txn, size).await?;
+
+        // Resubmissions of entries already in the log.
+        let dedupes: Vec<Vec<u8>> = batch.iter().map(|r| r.candidate.dedupe.to_vec()).collect();
+        let mut existing: HashMap<[u8; 32], (u64, Entry)> = HashMap::new();
+        for chunk in dedupes.chunks(INSERT_CHUNK) {
+            let rows = entries::Entity::find()
+                .filter(entries::Column::DedupeHash.is_in(chunk.to_vec()))
+                .all(&txn)
+                .await?;
+            for row in rows {
+                let key = crate::error::hash32(&row.dedupe_hash)?;
+                let e = stored_entry(row)?;
+                existing.insert(key, (e.index, e.entry));
+            }
+        }
+
+        let origin = self.signer.verifier().name().to_owned();
+        let mut next = size;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut new_entries: Vec<(u64, Entry, Vec<u8>, Hash)> = Vec::new();
+        let mut batch_dedupe: HashMap<[u8; 32], usize> = HashMap::new();
+        let mut hash_rows: Vec<(u64, Hash)> = Vec::new();
+        for (req, check) in batch.iter().zip(checks) {
+            let c = &req.candidate;
+            if let Some((index, _)) = existing.get(&c.dedupe) {
+                outcomes.push(Outcome::Duplicate(*index));
+                continue;
+            }
+            if let Some(&pos) = batch_dedupe.get(&c.dedupe) {
+                outcomes.push(Outcome::Duplicate(new_entries[pos].0));
+                continue;
+            }
+            let now = self.store.clock.now_ms().max(self.last_time);
+            let entry = c.signed.clone().into_entry(now);
+            let check = match check {
+                // A key added since the bulk check (by catch-up or earlier in this batch).
+                SignatureCheck::Unchecked => match self.policy.public_key(c.signed.statement()) {
+                    Some(k) => match c.signed.verify_signature(&k) {
+                        Ok(()) => SignatureCheck::Verified(k),
+                        Err(e) => SignatureCheck::Invalid(e),
+                    },
+                    None => SignatureCheck::Unchecked,
+                },
+                other => other,
+            };
+            let admission = Admission {
+                index: next,
+                entry: &entry,
+                payload: c.payload.as_deref(),
+                signature: &check,
+            };
+            let problems = self.policy.check(&admission);
+            if !problems.is_empty() {
+                outcomes.push(Outcome::Rejected(problems));
+                continue;
+            }
+            self.policy.apply(next, &entry);
+            self.known = next + 1;
+            self.last_time = now;
+            let bytes = entry.encode();
+            let leaf = leaf_hash(&bytes);
+            let n = next;
+            let hashes = self
+                .cache
+                .compute(&txn, |r| merkle::stored_hashes_for_leaf(n, leaf, r))
+                .await?;
+            let first = stored_hash_index(0, n);
+            for (k, h) in (first..).zip(hashes) {
+                self.cache.insert(k, h);
+                hash_rows.push((k, h));
+            }
+            batch_dedupe.insert(c.dedupe, new_entries.len());
+            new_entries.push((n, entry, bytes, leaf));
+            outcomes.push(Outcome::New(n));
+            next += 1;
+        }
+
+        // The checkpoint every receipt of this batch is made against.
+        let note = if new_entries.is_empty() {
+            match checkpoints::Entity::find_by_id(to_db(size)?)
+                .one(&txn)
+                .await?
+            {
+                Some(cp) => cp.note,
+                None => sign(
+                    &self.signer,
+                    &origin,
+                    size,
+                    self.cache
+                        .compute(&txn, |r| merkle::tree_hash(size, r))
+                        .await?,
+                )?,
+            }
+        } else {
+            let root = self
+                .cache
+                .compute(&txn, |r| merkle::tree_hash(next, r))
+                .await?;
+            sign(&self.signer, &origin, next, root)?
+        };
+
+        if !new_entries.is_empty() {
+            let now = to_db(self.store.clock.now_ms())?;
+            write_batch(&txn, batch, &new_entries, &hash_rows, next, &note, now).await?;
+        }
+
+        // Receipts (proofs from the cached edge and this batch's hashes; older ones are fetched).
+        let mut receipts = Vec::with_capacity(batch.len());
+        for (req, outcome) in batch.iter().zip(&outcomes) {
+            let (index, entry) = match outcome {
+                Outcome::Rejected(_) => {
+                    receipts.push(None);
+                    continue;
+                }
+                Outcome::New(i) => (*i, new_entries[(*i - size) as usize].1.clone()),
+                Outcome::Duplicate(i) if *i >= size => {
+                    (*i, new_entries[(*i - size) as usize].1.clone())
+                }
+                Outcome::Duplicate(i) => match existing.get(&req.candidate.dedupe) {
+                    Some((_, e)) => (*i, e.clone()),
+                    None => {
+                        return Err(StoreError::Corrupt("a duplicate lost its entry".to_owned()));
+                    }
+                },
+            };
+            let proof = self
+                .cache
+                .compute(&txn, |r| merkle::prove_inclusion(next, index, r))
+                .await?;
+            receipts.push(Some(Receipt {
+                entry,
+                index,
+                checkpoint: note.clone().into_bytes(),
+                proof,
+            }));
+        }
+
+        txn.commit().await?;
+        // Keep only the new right edge in memory: flat memory however long the log grows.
+        self.cache.retain(&right_edge(next));
+        Ok((outcomes, receipts))
+    }
+}
+
+/// Writes a batch's rows with multi-row inserts: entries, stored hashes, payloads, report index
+/// and the checkpoint.
+async fn write_batch<Pr: fmt::Debug>(
+    txn: &DatabaseTransaction,
+    batch: &[Request<Pr>],
+    new_entries: &[(u64, Entry, Vec<u8>, Hash)],
+    hash_rows: &[(u64, Hash)],
+    size: u64,
+    note: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let by_dedupe: HashMap<[u8; 32], &Candidate> = batch
+        .iter()
+        .map(|r| (r.candidate.dedupe, &r.candidate))
+        .collect();
+
+    let mut entry_rows = Vec::with_capacity(new_entries.len());
+    let mut payload_rows = Vec::new();
+    let mut report_rows = Vec::new();
+    for (index, entry, bytes, leaf) in new_entries {
+        let signed = entry.signed();
+        let st = entry.statement();
+        let dedupe = signed.dedupe_hash();
+        entry_rows.push(entries::ActiveModel {
+            idx: Set(to_db(*index)?),
+            entry: Set(bytes.clone()),
+            leaf_hash: Set(leaf.0.to_vec()),
+            dedupe_hash: Set(dedupe.to_vec()),
+            kind: Set(i16::from(st.kind().code())),
+            actor: Set(actor_key(st.actor())),
+            key_id: Set(st.key_id().as_bytes().to_vec()),
+            payload_hash: Set(st.payload_sha256().map(|h| h.to_vec())),
+            integrated_at: Set(to_db(entry.integrated_at_ms())?),
+        });
+        if let (Some(hash), Some(payload)) = (
+            st.payload_sha256(),
+            by_dedupe.get(&dedupe).and_then(|c| c.payload.as_ref()),
+        ) {
+            payload_rows.push(payloads::ActiveModel {
+                sha256: Set(hash.to_vec()),
+                bytes: Set(Some(payload.clone())),
+                size: Set(i64::try_from(payload.len()).unwrap_or(i64::MAX)),
+                stored_at: Set(now),
+                erased_at: Set(None),
+                erased_by: Set(None),
+                erasure_reason: Set(None),
+            });
+        }
+        let report = match st.body() {
+            Body::ReportSubmitted { contract, period } => Some((contract, period, None)),
+            Body::ReportCorrected {
+                contract,
+                period,
+                supersedes,
+            } => Some((contract, period, Some(*supersedes))),
+            _ => None,
+        };
+        if let Some((contract, period, supersedes)) = report {
+            let provider = match st.actor() {
+                Actor::Provider(p) => p.digits().to_owned(),
+                other => actor_key(other),
+            };
+            report_rows.push(report_index::ActiveModel {
+                idx: Set(to_db(*index)?),
+                municipality: Set(contract.municipality.code().to_owned()),
+                contract_ref: Set(contract.reference.as_str().to_owned()),
+                period: Set(period.to_string()),
+                provider: Set(provider),
+                kind: Set(i16::from(st.kind().code())),
+                supersedes: Set(supersedes.map(to_db).transpose()?),
+            });
+        }
+    }
+    for chunk in entry_rows.chunks(INSERT_CHUNK) {
+        entries::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    let hash_models = hash_rows
+        .iter()
+        .map(|(i, h)| {
+            Ok(stored_hashes::ActiveModel {
+                idx: Set(to_db(*i)?),
+                hash: Set(h.0.to_vec()),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    for chunk in hash_models.chunks(INSERT_CHUNK * 2) {
+        stored_hashes::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for chunk in payload_rows.chunks(INSERT_CHUNK) {
+        payloads::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::column(payloads::Column::Sha256)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for chunk in report_rows.chunks(INSERT_CHUNK) {
+        report_index::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    checkpoints::Entity::insert(checkpoints::ActiveModel {
+        size: Set(to_db(size)?),
+        note: Set(note.to_owned()),
+        created_at: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+type VerifyItem = (PublicKey, Vec<u8>, insyn_ledger::keys::Signature);
+
+/// Checks signatures in bulk on the blocking pool (the ledger's `verify_many`, the one acceptance
+/// rule). A candidate without a known key is left to the policy ([`SignatureCheck::Unchecked`]).
+async fn verify_off_runtime(work: Vec<Option<VerifyItem>>) -> Vec<SignatureCheck> {
+    let n = work.len();
+    let result = tokio::task::spawn_blocking(move || {
+        let items: Vec<SignedMessage<'_>> = work
+            .iter()
+            .flatten()
+            .map(|(k, m, s)| SignedMessage {
+                public_key: k,
+                message: m,
+                signature: s,
+            })
+            .collect();
+        let mut verdicts = verify_many(&items).into_iter();
+        work.iter()
+            .map(|w| match w {
+                None => SignatureCheck::Unchecked,
+                Some((k, _, _)) => match verdicts.next() {
+                    Some(Ok(())) => SignatureCheck::Verified(*k),
+                    Some(Err(e)) => SignatureCheck::Invalid(e),
+                    None => SignatureCheck::Unchecked,
+                },
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    // Should the verifier panic, every signature is left to the policy's own check.
+    result.unwrap_or_else(|_| vec![SignatureCheck::Unchecked; n])
+}
+
+fn fail_all<P: fmt::Debug>(batch: Vec<Request<P>>, e: &StoreError) {
+    let msg = e.to_string();
+    for req in batch {
+        let _ = req.reply.send(Err(SubmitError::Unavailable(msg.clone())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use insyn_ledger::merkle::HashReader;
+
+    #[test]
+    fn right_edge_matches_tree_hash_needs() {
+        for size in 1..300u64 {
+            let mem =
+                merkle::MemoryHashes::from_leaves((0..size).map(|i| leaf_hash(&i.to_be_bytes())));
+            let mut cache = HashCache::default();
+            for i in right_edge(size) {
+                let h = mem.read_hashes(&[i]).expect("stored");
+                cache.insert(i, h[0]);
+            }
+            // The right edge alone gives the root and the next append's hashes.
+            let root = merkle::tree_hash(size, &cache).expect("root");
+            assert_eq!(root, mem.root(), "size {size}");
+            let next = leaf_hash(b"next");
+            let got = merkle::stored_hashes_for_leaf(size, next, &cache).expect("append");
+            let mut grown = mem.clone();
+            grown.push(next);
+            let first = usize::try_from(stored_hash_index(0, size)).expect("small");
+            assert_eq!(got, grown.stored()[first..], "size {size}");
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The append path: contiguous indices, receipts that verify, duplicates, refusals, catch-up,
+//! two stores on one database, recovery after a failed transaction.
+
+use std::collections::BTreeMap;
+
+use insyn_ledger::entry::{Actor, Body};
+use insyn_ledger::keys::SigningKey;
+use insyn_ledger::merkle::verify_inclusion;
+use insyn_ledger::receipt::Receipt;
+use insyn_store::{Accepted, Page, PayloadReader, ReportQuery, Sequencer, Store, SubmitError};
+use sea_orm::ConnectionTrait;
+
+use crate::fixtures::{TestPolicy, World, signed, store};
+use crate::harness::{TestDb, on_each_db};
+
+async fn submit_all(
+    seq: &Sequencer<TestPolicy>,
+    candidates: Vec<insyn_store::Candidate>,
+) -> Vec<Accepted> {
+    let mut out = Vec::new();
+    for c in candidates {
+        out.push(seq.submit(c).await.expect("accepted"));
+    }
+    out
+}
+
+/// Every receipt verifies on its own, and against the final tree through the store's proofs.
+async fn check_receipts(world: &World, store: &Store, receipts: &[Receipt], label: &str) {
+    let size = store.size().await.expect("size");
+    let latest = store
+        .latest_checkpoint()
+        .await
+        .expect("checkpoint")
+        .expect("some");
+    assert_eq!(
+        latest.size, size,
+        "{label}: the latest checkpoint covers the whole log"
+    );
+    let cp = world
+        .signer
+        .verifier()
+        .verify_checkpoint(latest.note.as_bytes())
+        .expect("signed checkpoint");
+    assert_eq!(store.root(size).await.expect("root"), cp.root(), "{label}");
+    for r in receipts {
+        r.verify(world.signer.verifier())
+            .unwrap_or_else(|e| panic!("{label}: receipt {}: {e}", r.index));
+        let proof = store.inclusion_proof(r.index, size).await.expect("proof");
+        verify_inclusion(&proof, size, cp.root(), r.index, r.entry.leaf_hash())
+            .expect("verifies against the final tree");
+        let stored = store.entry(r.index).await.expect("read").expect("present");
+        assert_eq!(
+            stored.entry, r.entry,
+            "{label}: the log holds the receipted entry at its index"
+        );
+    }
+}
+
+#[tokio::test]
+async fn appends_are_contiguous_and_receipts_verify() {
+    on_each_db("contiguous", |t: TestDb| async move {
+        let world = World::new();
+        let (store, _clock) = store(&t.url).await;
+        let seq = world.sequencer(&store).await;
+        let mut receipts: Vec<Receipt> = submit_all(&seq, world.setup())
+            .await
+            .into_iter()
+            .map(|a| a.receipt)
+            .collect();
+        // Many concurrent submitters, so batches really form.
+        let mut tasks = Vec::new();
+        for task in 0..8u32 {
+            let seq = seq.clone();
+            let reports: Vec<_> = (0..40).map(|i| world.report(task * 40 + i)).collect();
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                for r in reports {
+                    out.push(seq.submit(r).await.expect("accepted").receipt);
+                }
+                out
+            }));
+        }
+        for task in tasks {
+            receipts.extend(task.await.expect("task"));
+        }
+        let mut indices: Vec<u64> = receipts.iter().map(|r| r.index).collect();
+        indices.sort_unstable();
+        assert_eq!(
+            indices,
+            (0..324).collect::<Vec<u64>>(),
+            "{}: contiguous and unique",
+            t.label
+        );
+        assert_eq!(store.size().await.expect("size"), 324);
+        check_receipts(&world, &store, &receipts, t.label).await;
+
+        // The report index and payloads came with the entries.
+        let reports = store
+            .reports(
+                &ReportQuery {
+                    provider: Some(world.provider),
+                    ..Default::default()
+                },
+                Page::first(1000),
+            )
+            .await
+            .expect("reports");
+        assert_eq!(reports.len(), 320, "{}", t.label);
+        let first = &receipts[4];
+        let hash = first
+            .entry
+            .statement()
+            .payload_sha256()
+            .expect("payload hash");
+        assert!(store.has_payload(&hash).await.expect("has"));
+        // Entries' integration times never decrease.
+        let entries = store.entries(0..324).await.expect("entries");
+        assert!(
+            entries
+                .windows(2)
+                .all(|w| w[0].entry.integrated_at_ms() <= w[1].entry.integrated_at_ms())
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_duplicate_gets_the_same_receipt() {
+    on_each_db("duplicate", |t: TestDb| async move {
+        let world = World::new();
+        let (store, _clock) = store(&t.url).await;
+        let seq = world.sequencer(&store).await;
+        submit_all(&seq, world.setup()).await;
+        let first = seq.submit(world.report(0)).await.expect("first");
+        assert!(!first.duplicate);
+        let again = seq.submit(world.report(0)).await.expect("again");
+        assert!(again.duplicate, "{}", t.label);
+        assert_eq!(again.receipt.index, first.receipt.index);
+        assert_eq!(
+            again.receipt.entry, first.receipt.entry,
+            "same integration time: the same entry"
+        );
+        again
+            .receipt
+            .verify(world.signer.verifier())
+            .expect("verifies");
+        // Twice in one batch: one entry.
+        let (a, b) = tokio::join!(seq.submit(world.report(1)), seq.submit(world.report(1)));
+        let (a, b) = (a.expect("a"), b.expect("b"));
+        assert_eq!(a.receipt.index, b.receipt.index, "{}", t.label);
+        assert!(a.duplicate != b.duplicate, "exactly one of them is new");
+        assert_eq!(store.size().await.expect("size"), 6);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refused_candidates_store_nothing() {
+    on_each_db("refused", |t: TestDb| async move {
+        let world = World::new();
+        let (store, _clock) = store(&t.url).await;
+        let seq = world.sequencer(&store).await;
+        submit_all(&seq, world.setup()).await;
+        let before = store.size().await.expect("size");
+
+        // A key the log never saw.
+        let stranger = SigningKey::from_seed(&[9; 32]);
+        let forged = signed(
+            &Actor::Provider(world.provider),
+            &stranger,
+            Body::ReportSubmitted {
+                contract: world.contract(0),
+                period: "2020-01".parse().expect("period"),
+            },
+            Some(b"{\"forged\":true}".to_vec()),
+        );
+        let forged_hash = forged.signed().statement().payload_sha256().expect("hash");
+        match seq.submit(forged).await {
+            Err(SubmitError::Rejected(problems)) => assert!(!problems.is_empty(), "{}", t.label),
+            other => panic!("{}: a forged report was not refused: {other:?}", t.label),
+        }
+        // The right key but a signature over different bytes.
+        let good = world.report(7);
+        let other = world.report(8);
+        let tampered = insyn_store::Candidate::new(
+            insyn_ledger::entry::SignedStatement::new(
+                good.signed().statement().clone(),
+                *other.signed().signature(),
+            ),
+            Some(format!(r#"{{"schema":1,"n":{},"active":12}}"#, 7).into_bytes()),
+        )
+        .expect("candidate");
+        match seq.submit(tampered).await {
+            Err(SubmitError::Rejected(problems)) => {
+                assert!(
+                    problems.iter().any(|p| p.contains("signature")),
+                    "{}: {problems:?}",
+                    t.label
+                );
+            }
+            other => panic!("{}: a bad signature was not refused: {other:?}", t.label),
+        }
+        // A second original report for the same period (the policy's rule).
+        seq.submit(world.report(3)).await.expect("first report");
+        let dup_period = {
+            let contract = world.contract(0);
+            signed(
+                &Actor::Provider(world.provider),
+                &world.provider_key,
+                Body::ReportSubmitted {
+                    contract,
+                    period: "2020-04".parse().expect("period"),
+                },
+                Some(b"{\"another\":1}".to_vec()),
+            )
+        };
+        let dup_hash = dup_period
+            .signed()
+            .statement()
+            .payload_sha256()
+            .expect("hash");
+        assert!(
+            matches!(seq.submit(dup_period).await, Err(SubmitError::Rejected(_))),
+            "{}",
+            t.label
+        );
+
+        assert_eq!(
+            store.size().await.expect("size"),
+            before + 1,
+            "{}: only the good report",
+            t.label
+        );
+        assert!(
+            !store.has_payload(&forged_hash).await.expect("has"),
+            "{}",
+            t.label
+        );
+        assert!(
+            !store.has_payload(&dup_hash).await.expect("has"),
+            "{}",
+            t.label
+        );
+        let reports = store
+            .reports(&ReportQuery::default(), Page::first(100))
+            .await
+            .expect("reports");
+        assert_eq!(reports.len(), 1, "{}", t.label);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_store_catches_up_with_the_first() {
+    on_each_db("catch_up", |t: TestDb| async move {
+        let world = World::new();
+        let (a, _) = store(&t.url).await;
+        let (b, _) = store(&t.url).await;
+        let seq_a = world.sequencer(&a).await;
+        let seq_b = world.sequencer(&b).await;
+        // A registers everyone; B has never seen the provider's key.
+        submit_all(&seq_a, world.setup()).await;
+        let r = seq_b
+            .submit(world.report(0))
+            .await
+            .expect("B caught up and admitted the report");
+        assert_eq!(r.receipt.index, 4, "{}", t.label);
+        let r = seq_a
+            .submit(world.report(1))
+            .await
+            .expect("A caught up with B");
+        assert_eq!(r.receipt.index, 5, "{}", t.label);
+        // B refuses a second original for report 0's period, which only A... no: B knows it itself.
+        assert!(matches!(
+            seq_a.submit(world.report(120 * 0)).await,
+            Ok(Accepted {
+                duplicate: true,
+                ..
+            })
+        ));
+        check_receipts(&world, &a, &[r.receipt], t.label).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_stores_append_concurrently_without_gaps() {
+    on_each_db("two_stores", |t: TestDb| async move {
+        let world = World::new();
+        let (a, _) = store(&t.url).await;
+        let (b, _) = store(&t.url).await;
+        let seq_a = world.sequencer(&a).await;
+        let seq_b = world.sequencer(&b).await;
+        submit_all(&seq_a, world.setup()).await;
+        let mut tasks = Vec::new();
+        for task in 0..16u32 {
+            let seq = if task % 2 == 0 {
+                seq_a.clone()
+            } else {
+                seq_b.clone()
+            };
+            let reports: Vec<_> = (0..25).map(|i| world.report(task * 25 + i)).collect();
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                for r in reports {
+                    out.push(seq.submit(r).await.expect("accepted").receipt);
+                }
+                out
+            }));
+        }
+        let mut receipts = Vec::new();
+        for task in tasks {
+            receipts.extend(task.await.expect("task"));
+        }
+        let by_index: BTreeMap<u64, &Receipt> = receipts.iter().map(|r| (r.index, r)).collect();
+        assert_eq!(
+            by_index.len(),
+            receipts.len(),
+            "{}: indices are unique",
+            t.label
+        );
+        assert_eq!(
+            by_index.keys().copied().collect::<Vec<_>>(),
+            (4..404).collect::<Vec<u64>>(),
+            "{}: no gap",
+            t.label
+        );
+        check_receipts(&world, &a, &receipts, t.label).await;
+        check_receipts(&world, &b, &receipts, t.label).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_transaction_stores_nothing_and_the_sequencer_recovers() {
+    on_each_db("recovery", |t: TestDb| async move {
+        let world = World::new();
+        let (store, _) = store(&t.url).await;
+        let seq = world.sequencer(&store).await;
+        submit_all(&seq, world.setup()).await;
+        let db = store.connection();
+        // Simulate a failing disk: the checkpoint insert, the last write of the batch, fails.
+        let (install, remove) = if t.label == "postgres" {
+            (
+                "CREATE FUNCTION fail_cp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'simulated disk full'; END $$; \
+                 CREATE TRIGGER fail_cp BEFORE INSERT ON checkpoints FOR EACH ROW EXECUTE FUNCTION fail_cp();",
+                "DROP TRIGGER fail_cp ON checkpoints",
+            )
+        } else {
+            (
+                "CREATE TRIGGER fail_cp BEFORE INSERT ON checkpoints BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END",
+                "DROP TRIGGER fail_cp",
+            )
+        };
+        db.execute_unprepared(install).await.expect("install failure");
+        match seq.submit(world.report(0)).await {
+            Err(SubmitError::Unavailable(msg)) => assert!(msg.contains("simulated"), "{}: {msg}", t.label),
+            other => panic!("{}: expected unavailable, got {other:?}", t.label),
+        }
+        assert_eq!(store.size().await.expect("size"), 4, "{}: nothing of the batch was stored", t.label);
+        assert_eq!(store.latest_checkpoint().await.expect("cp").expect("some").size, 4);
+        db.execute_unprepared(remove).await.expect("remove failure");
+        let r = seq.submit(world.report(0)).await.expect("recovered");
+        assert_eq!(r.receipt.index, 4, "{}: no gap after the failure", t.label);
+        let r2 = seq.submit(world.report(1)).await.expect("still fine");
+        assert_eq!(r2.receipt.index, 5);
+        check_receipts(&world, &store, &[r.receipt, r2.receipt], t.label).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn payload_reads_are_recorded_and_erasure_leaves_a_tombstone() {
+    on_each_db("payloads", |t: TestDb| async move {
+        let world = World::new();
+        let (store, clock) = store(&t.url).await;
+        let seq = world.sequencer(&store).await;
+        submit_all(&seq, world.setup()).await;
+        let r = seq.submit(world.report(0)).await.expect("report");
+        let hash = r.receipt.entry.statement().payload_sha256().expect("hash");
+        let reader = PayloadReader { who: "account:7".to_owned(), role: "auditor".to_owned() };
+        let content = store.read_payload(&hash, &reader).await.expect("read").expect("present");
+        assert!(matches!(content, insyn_store::PayloadContent::Present(ref b) if b.starts_with(b"{\"schema\":1")));
+        clock.advance(1000);
+        assert!(store.erase_payload(&hash, "account:1", "court order 2026:17").await.expect("erase"));
+        assert!(!store.erase_payload(&hash, "account:1", "again").await.expect("erase twice"));
+        let content = store.read_payload(&hash, &reader).await.expect("read").expect("tombstone");
+        assert!(matches!(content, insyn_store::PayloadContent::Erased { ref reason, .. } if reason == "court order 2026:17"), "{}", t.label);
+        let reads = store.payload_reads(&hash, Page::first(10)).await.expect("reads");
+        assert_eq!(reads.len(), 2, "{}: both reads recorded", t.label);
+        assert_eq!(reads[0].reader, reader);
+        assert!(reads[0].at_ms < reads[1].at_ms);
+        // The entry still verifies after erasure.
+        r.receipt.verify(world.signer.verifier()).expect("verifies");
+        assert!(store.read_payload(&[0; 32], &reader).await.expect("read").is_none());
+    })
+    .await;
+}
