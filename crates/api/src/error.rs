@@ -21,8 +21,16 @@ pub struct FieldProblem {
 
 impl FieldProblem {
     /// A problem at `pointer` with a code and a message.
-    pub fn new(pointer: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { pointer: pointer.into(), code: code.into(), message: message.into() }
+    pub fn new(
+        pointer: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            pointer: pointer.into(),
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -157,11 +165,36 @@ impl IntoResponse for ApiError {
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
         let mut response = (status, bytes).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(secs) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+    }
+}
+
+impl From<insyn_store::StoreError> for ApiError {
+    fn from(e: insyn_store::StoreError) -> Self {
+        use insyn_store::StoreError as S;
+        match e {
+            S::InvalidInput(msg) => Self::BadRequest(msg),
+            S::Database(db) => {
+                tracing::warn!(error = %db, "database error answering a request");
+                Self::Unavailable(
+                    "the ledger's database cannot be reached right now; try again shortly".into(),
+                )
+            }
+            S::Unavailable(msg) => {
+                tracing::warn!(%msg, "store unavailable");
+                Self::Unavailable("the ledger cannot answer right now; try again shortly".into())
+            }
+            S::Corrupt(msg) => {
+                Self::internal(std::io::Error::other(format!("corrupt store: {msg}")))
+            }
+        }
     }
 }
 
@@ -180,12 +213,19 @@ mod tests {
             message: "the report has 2 problems; nothing was stored".into(),
             problems: vec![
                 FieldProblem::new("/period", "period.format", "period must be YYYY-MM"),
-                FieldProblem::new("/costs/total", "costs.sum", "total must equal the categories"),
+                FieldProblem::new(
+                    "/costs/total",
+                    "costs.sum",
+                    "total must equal the categories",
+                ),
             ],
         };
         let r = e.into_response();
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
         let v = body_json(r).await;
         assert_eq!(v["status"], 422);
         assert_eq!(v["errors"].as_array().unwrap().len(), 2);
@@ -194,7 +234,8 @@ mod tests {
 
     #[tokio::test]
     async fn internal_errors_never_leak_their_cause() {
-        let r = ApiError::internal(std::io::Error::other("secret database path /var/x")).into_response();
+        let r = ApiError::internal(std::io::Error::other("secret database path /var/x"))
+            .into_response();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let v = body_json(r).await;
         assert!(!v.to_string().contains("secret"), "{v}");

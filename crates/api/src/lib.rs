@@ -1,6 +1,92 @@
 //! Insyn's HTTP API for providers and inspectors: submissions, proofs, payloads and the C2SP
 //! tlog-tiles read endpoints. It renders no HTML.
+//!
+//! Code map: [`router`] builds the routes; `routes/` holds the read handlers, `submit.rs` the
+//! submission handler, [`policy`] the glue that makes the domain's rules the sequencer's admission
+//! policy, [`error`] the one error type.
 
 pub mod error;
+mod extract;
+pub mod policy;
+mod routes;
+mod state;
+mod submit;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
 
 pub use error::{ApiError, FieldProblem};
+pub use routes::entries::{
+    ConsistencyProof, ConsistencyQuery, EntryView, InclusionProof, InclusionQuery, LogInfo,
+};
+pub use state::{ApiSequencer, ApiState};
+pub use submit::Submission;
+
+/// The largest request body the API accepts. A report is far smaller; the margin is for base64.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// How long a request may take before the server gives up on it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The OpenAPI document of the whole API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Insyn API",
+        description = "Signed activity reports of municipal exit-program providers, in a C2SP transparency log."
+    ),
+    paths(
+        routes::log::checkpoint,
+        routes::log::verifier_key,
+        routes::log::tile,
+        routes::entries::log_info,
+        routes::entries::entry,
+        routes::entries::inclusion,
+        routes::entries::consistency,
+        routes::entries::report_schema,
+        submit::submit,
+    ),
+    components(schemas(error::Problem, error::FieldProblem, submit::Submission))
+)]
+pub struct ApiDoc;
+
+/// All API routes: the C2SP tile layout at the root (`/checkpoint`, `/tile/…`), JSON under
+/// `/api/v1`, and the OpenAPI document at `/api/openapi.json`.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/checkpoint", get(routes::log::checkpoint))
+        .route("/verifier-key", get(routes::log::verifier_key))
+        .route("/tile/{*path}", get(routes::log::tile))
+        .route("/api/v1/log", get(routes::entries::log_info))
+        .route("/api/v1/entries", post(submit::submit))
+        .route("/api/v1/entries/{index}", get(routes::entries::entry))
+        .route("/api/v1/proofs/inclusion", get(routes::entries::inclusion))
+        .route(
+            "/api/v1/proofs/consistency",
+            get(routes::entries::consistency),
+        )
+        .route(
+            "/api/v1/schema/report-v1.json",
+            get(routes::entries::report_schema),
+        )
+        .route(
+            "/api/openapi.json",
+            get(|| async { axum::Json(ApiDoc::openapi()) }),
+        )
+        .fallback_service(
+            Router::new()
+                .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
+                .with_state(()),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}

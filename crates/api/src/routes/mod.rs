@@ -1,0 +1,4 @@
+//! The read handlers.
+
+pub(crate) mod entries;
+pub(crate) mod log;
