@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod calendar;
+pub mod demo;
 pub mod report;
 pub mod rules;
 pub mod status;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use errors::{ReportError, ReportErrorCode, ReportErrors};
 pub use pnr::find_personal_number;
 pub use schema::{REPORT_SCHEMA_ID, report_schema_json};
-pub use validate::{check_against_statement, validate_report, validate_report_for};
+pub use validate::{check_against_statement, days_in_month, validate_report, validate_report_for};
 
 /// The only report schema version this crate reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;

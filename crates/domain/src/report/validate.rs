@@ -406,7 +406,8 @@ fn check_business_rules(r: &Report, errors: &mut Vec<ReportError>) {
 }
 
 /// Days in the period's month (28 to 31).
-pub(crate) fn days_in_month(p: Period) -> u8 {
+#[must_use]
+pub fn days_in_month(p: Period) -> u8 {
     let month = time::Month::try_from(p.month()).unwrap_or(time::Month::January);
     time::util::days_in_month(month, i32::from(p.year()))
 }
