@@ -97,6 +97,18 @@ pub enum HistoryError {
         /// When it was revoked.
         revoked_at: u64,
     },
+    /// A reference to a leaf that is not earlier in the log.
+    #[error(
+        "{field} {target} must refer to an earlier entry of the log (this entry would be number {at})"
+    )]
+    NotEarlier {
+        /// Which field.
+        field: &'static str,
+        /// The index it names.
+        target: u64,
+        /// This entry's index.
+        at: u64,
+    },
     /// A municipality registering another municipality's contract.
     #[error("{signer} may not register a contract of municipality {contract_municipality}")]
     ForeignContract {
@@ -314,14 +326,33 @@ impl KeyHistory {
                     }
                 }
             }
-            Body::ReportSubmitted { .. } | Body::ReportCorrected { .. } => {
+            Body::ReportSubmitted { .. } => {
                 if !matches!(actor, Actor::Provider(_)) {
                     return Err(not_allowed());
                 }
             }
-            Body::ReportReviewed { .. } => {
+            Body::ReportCorrected { supersedes, .. } => {
+                if !matches!(actor, Actor::Provider(_)) {
+                    return Err(not_allowed());
+                }
+                if *supersedes >= self.len {
+                    return Err(HistoryError::NotEarlier {
+                        field: "supersedes",
+                        target: *supersedes,
+                        at: self.len,
+                    });
+                }
+            }
+            Body::ReportReviewed { report, .. } => {
                 if !matches!(actor, Actor::Municipality(_)) {
                     return Err(not_allowed());
+                }
+                if *report >= self.len {
+                    return Err(HistoryError::NotEarlier {
+                        field: "report",
+                        target: *report,
+                        at: self.len,
+                    });
                 }
             }
         }
@@ -364,8 +395,9 @@ impl KeyHistory {
     /// The [`HistoryError`] that makes the entry invalid at its point in the log.
     pub fn apply(&mut self, entry: &Entry) -> Result<(), HistoryError> {
         let index = self.len;
+        let verdict = self.check(entry.signed());
         self.len += 1;
-        self.check(entry.signed())?;
+        verdict?;
         let st = entry.statement();
         match st.body() {
             Body::MunicipalityRegistered { municipality } => {
@@ -569,7 +601,7 @@ mod tests {
             "municipality 0180 Stockholm may not sign InspectorRegistered entries"
         );
         let review = Body::ReportReviewed {
-            report: 4,
+            report: 3,
             decision: crate::entry::Decision::Accepted,
             auditor: "a1".parse().unwrap(),
         };
@@ -578,6 +610,17 @@ mod tests {
             Err(HistoryError::NotAllowed { .. })
         ));
         w.h.check(&signed(sthlm(), review, None, &w.muni)).unwrap();
+        let future = Body::ReportReviewed {
+            report: 4,
+            decision: crate::entry::Decision::Flagged,
+            auditor: "a1".parse().unwrap(),
+        };
+        assert_eq!(
+            w.h.check(&signed(sthlm(), future, None, &w.muni))
+                .unwrap_err()
+                .to_string(),
+            "report 4 must refer to an earlier entry of the log (this entry would be number 4)"
+        );
         let contract = |m: &str, p: &str| Body::ContractRegistered {
             contract: ContractRef {
                 municipality: m.parse().unwrap(),

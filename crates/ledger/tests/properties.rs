@@ -168,3 +168,163 @@ proptest! {
         }
     }
 }
+
+mod entries {
+    use insyn_ledger::entry::{Actor, Body, ContractRef, Decision, Entry, Statement};
+    use insyn_ledger::id::{MunicipalityCode, OrgNumber, Period, Sek};
+    use insyn_ledger::keys::{KeyId, SigningKey};
+    use proptest::prelude::*;
+
+    fn municipality() -> impl Strategy<Value = MunicipalityCode> {
+        (0usize..290).prop_map(|i| MunicipalityCode::all().nth(i).unwrap())
+    }
+
+    /// Nine random digits and their Luhn check digit.
+    fn org_number() -> impl Strategy<Value = OrgNumber> {
+        proptest::array::uniform9(0u8..10).prop_map(|d| {
+            let sum: u32 = d
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(i, &x)| {
+                    let v = u32::from(x) * if i % 2 == 0 { 2 } else { 1 };
+                    if v > 9 { v - 9 } else { v }
+                })
+                .sum();
+            let check = (10 - sum % 10) % 10;
+            let s: String = d
+                .iter()
+                .map(|x| char::from(b'0' + x))
+                .chain([char::from_digit(check, 10).unwrap()])
+                .collect();
+            s.parse().unwrap()
+        })
+    }
+
+    fn period() -> impl Strategy<Value = Period> {
+        (2000u16..=9999, 1u8..=12).prop_map(|(y, m)| Period::new(y, m).unwrap())
+    }
+
+    fn contract() -> impl Strategy<Value = ContractRef> {
+        (municipality(), "[A-Za-z0-9._-]{1,64}").prop_map(|(municipality, r)| ContractRef {
+            municipality,
+            reference: r.parse().unwrap(),
+        })
+    }
+
+    fn actor() -> impl Strategy<Value = Actor> {
+        prop_oneof![
+            Just(Actor::Operator),
+            municipality().prop_map(Actor::Municipality),
+            org_number().prop_map(Actor::Provider),
+            "[a-z0-9._-]{1,64}".prop_map(|n| Actor::Inspector(n.parse().unwrap())),
+        ]
+    }
+
+    fn body() -> impl Strategy<Value = Body> {
+        prop_oneof![
+            municipality().prop_map(|municipality| Body::MunicipalityRegistered { municipality }),
+            org_number().prop_map(|provider| Body::ProviderRegistered { provider }),
+            (
+                contract(),
+                org_number(),
+                period(),
+                period(),
+                0i64..=i64::MAX
+            )
+                .prop_map(|(contract, provider, a, b, budget)| {
+                    Body::ContractRegistered {
+                        contract,
+                        provider,
+                        first: a.min(b),
+                        last: a.max(b),
+                        budget: Sek(budget),
+                    }
+                }),
+            (actor(), any::<[u8; 32]>()).prop_map(|(subject, public_key)| Body::KeyAdded {
+                subject,
+                public_key
+            }),
+            (actor(), any::<[u8; 32]>()).prop_map(|(subject, k)| Body::KeyRevoked {
+                subject,
+                key_id: KeyId(k)
+            }),
+            (contract(), period())
+                .prop_map(|(contract, period)| Body::ReportSubmitted { contract, period }),
+            (contract(), period(), any::<u64>()).prop_map(|(contract, period, supersedes)| {
+                Body::ReportCorrected {
+                    contract,
+                    period,
+                    supersedes,
+                }
+            }),
+            (any::<u64>(), 1u8..=3, "[A-Za-z0-9._@:-]{1,64}").prop_map(|(report, d, a)| {
+                Body::ReportReviewed {
+                    report,
+                    decision: [Decision::Accepted, Decision::Question, Decision::Flagged]
+                        [usize::from(d - 1)],
+                    auditor: a.parse().unwrap(),
+                }
+            }),
+            "[a-z0-9._-]{1,64}".prop_map(|n| Body::InspectorRegistered {
+                inspector: n.parse().unwrap()
+            }),
+        ]
+    }
+
+    fn statement() -> impl Strategy<Value = Statement> {
+        (
+            actor(),
+            any::<[u8; 32]>(),
+            body(),
+            any::<[u8; 32]>(),
+            any::<bool>(),
+        )
+            .prop_map(|(a, k, b, p, with)| {
+                use insyn_ledger::entry::PayloadRule;
+                let payload = match b.kind().payload_rule() {
+                    PayloadRule::Required => Some(p),
+                    PayloadRule::Forbidden => None,
+                    PayloadRule::Optional => with.then_some(p),
+                };
+                Statement::new(a, KeyId(k), b, payload).unwrap()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn statements_and_entries_round_trip_and_sign(s in statement(), t in any::<u64>(), seed in any::<[u8; 32]>()) {
+            let bytes = s.encode();
+            prop_assert_eq!(Statement::decode(&bytes).unwrap(), s.clone());
+            let key = SigningKey::from_seed(&seed);
+            let signed = s.sign(&key);
+            let e = signed.into_entry(t);
+            let eb = e.encode();
+            prop_assert!(eb.len() <= 65535);
+            let back = Entry::decode(&eb).unwrap();
+            prop_assert_eq!(&back, &e);
+            prop_assert_eq!(back.encode(), eb);
+            let sig_ok = insyn_ledger::keys::verify(&key.public_key(), &e.statement().signing_message(), e.signature());
+            prop_assert!(sig_ok.is_ok());
+        }
+
+        #[test]
+        fn any_changed_statement_byte_breaks_the_signature_or_the_decoding(
+            s in statement(),
+            at in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let key = SigningKey::from_seed(&[9; 32]);
+            let signed = s.sign(&key);
+            let mut bytes = signed.statement().encode();
+            let i = at.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            if let Ok(changed) = Statement::decode(&bytes) {
+                let msg = changed.signing_message();
+                prop_assert!(insyn_ledger::keys::verify(&key.public_key(), &msg, signed.signature()).is_err());
+            }
+        }
+    }
+}
