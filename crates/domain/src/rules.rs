@@ -103,6 +103,8 @@ pub enum ProblemCode {
     NotSubjectsKey,
     /// The revoked key was already revoked.
     KeyAlreadyRevoked,
+    /// Another rule of the ledger's key history (see the message).
+    LedgerRule,
 }
 
 impl ProblemCode {
@@ -138,6 +140,7 @@ impl ProblemCode {
             Self::DuplicateKey => "duplicate_key",
             Self::NotSubjectsKey => "not_subjects_key",
             Self::KeyAlreadyRevoked => "key_already_revoked",
+            Self::LedgerRule => "ledger_rule",
         }
     }
 }
@@ -801,6 +804,10 @@ fn key_problem(e: &HistoryError) -> Problem {
         HistoryError::NotSubjectsKey { .. } => P::NotSubjectsKey,
         HistoryError::AlreadyRevoked { .. } => P::KeyAlreadyRevoked,
         HistoryError::ForeignContract { .. } => P::ContractOfAnotherMunicipality,
+        HistoryError::NotEarlier { .. } => P::UnknownReport,
+        // A rule the ledger adds later: still refused, under a general code.
+        #[allow(unreachable_patterns)]
+        _ => P::LedgerRule,
     };
     Problem::new(code, e.to_string())
 }

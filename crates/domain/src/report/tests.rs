@@ -513,3 +513,29 @@ fn a_submission_payload_is_checked_against_its_signed_statement() {
     let e = validate_report_for(bytes, &make(other, "2026-03", digest)).unwrap_err();
     assert_eq!(e.0[0].path, "/provider");
 }
+
+/// `docs/REPORT-SCHEMA.md` shows the example verbatim, names every field and every error code.
+#[test]
+fn the_provider_documentation_is_complete() {
+    let doc = include_str!("../../../../docs/REPORT-SCHEMA.md");
+    assert!(
+        doc.contains(example_report_json().trim_end()),
+        "the example in the docs is out of date"
+    );
+    for c in ReportErrorCode::ALL {
+        assert!(
+            doc.contains(&format!("`{}`", c.as_str())),
+            "error code {c} is not documented"
+        );
+    }
+    for p in leaf_pointers() {
+        let field = p
+            .rsplit('/')
+            .find(|s| s.parse::<usize>().is_err() && s.len() > 2)
+            .unwrap();
+        assert!(
+            doc.contains(&format!("`{field}`")) || doc.contains(&format!(".{field}`")),
+            "field {field} is not documented"
+        );
+    }
+}

@@ -332,3 +332,20 @@ fn missing_payloads_still_give_a_reporting_state() {
     assert_eq!((sep.state, sep.invoiced), (ReportingState::OnTime, None));
     assert_eq!(s.budget.months_invoiced, 0);
 }
+
+#[test]
+fn every_flag_is_documented_for_providers() {
+    let doc = include_str!("../../../../docs/REPORT-SCHEMA.md");
+    for code in [
+        FlagCode::CostsOverBudget,
+        FlagCode::CumulativeCostsOverBudget,
+        FlagCode::CaseloadJump,
+        FlagCode::SeriousDeviationsNotReported,
+        FlagCode::RelocationsWithoutSupport,
+        FlagCode::CostsWithoutParticipants,
+    ] {
+        let name = serde_json::to_value(code).unwrap();
+        let name = name.as_str().unwrap();
+        assert!(doc.contains(&format!("`{name}`")), "{name}");
+    }
+}
