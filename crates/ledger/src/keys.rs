@@ -215,7 +215,14 @@ impl SigningKey {
     #[must_use]
     pub fn to_text(&self) -> Zeroizing<String> {
         let seed = self.to_seed();
-        Zeroizing::new(format!("{SECRET_KEY_PREFIX}{}\n", B64.encode(*seed)))
+        let b64 = Zeroizing::new(B64.encode(*seed));
+        let mut out = Zeroizing::new(String::with_capacity(
+            SECRET_KEY_PREFIX.len() + b64.len() + 1,
+        ));
+        out.push_str(SECRET_KEY_PREFIX);
+        out.push_str(&b64);
+        out.push('\n');
+        out
     }
 
     /// Parses [`SigningKey::to_text`]'s form; surrounding whitespace is ignored.

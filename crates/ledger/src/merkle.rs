@@ -15,6 +15,10 @@ use crate::hash::{EMPTY_ROOT, Hash, node_hash};
 /// proof at most 128 for any tree size that fits in a `u64`; longer input is refused before any work.
 const MAX_PROOF_LEN: usize = 130;
 
+/// The largest tree this crate handles: 2^62 leaves. Stored hash indexes of larger trees would
+/// not fit a `u64`; no real log comes near it, but sizes from untrusted input are checked against it.
+pub const MAX_TREE_SIZE: u64 = 1 << 62;
+
 /// Why a Merkle operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MerkleError {
@@ -48,6 +52,9 @@ pub enum MerkleError {
         /// The new size.
         new: u64,
     },
+    /// A tree size beyond [`MAX_TREE_SIZE`].
+    #[error("tree size {0} exceeds the supported maximum of 2^62 leaves")]
+    TooLarge(u64),
     /// The proof does not prove what it claims.
     #[error("the Merkle proof does not verify")]
     InvalidProof,
@@ -119,7 +126,8 @@ impl<R: HashReader + ?Sized> tlog_tiles::HashReader for Adapter<'_, R> {
     }
 }
 
-/// The stored hash index of the `n`th hash at `level` (level 0 holds the leaf hashes).
+/// The stored hash index of the `n`th hash at `level` (level 0 holds the leaf hashes), for hashes
+/// of trees up to [`MAX_TREE_SIZE`] leaves.
 #[must_use]
 pub fn stored_hash_index(level: u8, n: u64) -> u64 {
     tlog_tiles::stored_hash_index(level, n)
@@ -142,12 +150,16 @@ pub fn stored_hash_count(size: u64) -> u64 {
 /// at `stored_hash_index(0, n)`. Reads at most `log2(n)` earlier hashes.
 ///
 /// # Errors
-/// Returns the reader's error if an earlier hash cannot be read.
+/// [`MerkleError::TooLarge`] when leaf `n` would exceed [`MAX_TREE_SIZE`], or the reader's error
+/// if an earlier hash cannot be read.
 pub fn stored_hashes_for_leaf<R: HashReader + ?Sized>(
     n: u64,
     leaf_hash: Hash,
     reader: &R,
 ) -> Result<Vec<Hash>, MerkleError> {
+    if n >= MAX_TREE_SIZE {
+        return Err(MerkleError::TooLarge(n.saturating_add(1)));
+    }
     let a = Adapter::new(reader);
     tlog_tiles::stored_hashes_for_record_hash(n, leaf_hash, &a).map_err(|e| a.convert(&e))
 }
@@ -155,8 +167,11 @@ pub fn stored_hashes_for_leaf<R: HashReader + ?Sized>(
 /// The root hash of the tree of the first `size` leaves.
 ///
 /// # Errors
-/// Returns the reader's error if a stored hash cannot be read.
+/// [`MerkleError::TooLarge`], or the reader's error if a stored hash cannot be read.
 pub fn tree_hash<R: HashReader + ?Sized>(size: u64, reader: &R) -> Result<Hash, MerkleError> {
+    if size > MAX_TREE_SIZE {
+        return Err(MerkleError::TooLarge(size));
+    }
     let a = Adapter::new(reader);
     tlog_tiles::tree_hash(size, &a).map_err(|e| a.convert(&e))
 }
@@ -164,7 +179,8 @@ pub fn tree_hash<R: HashReader + ?Sized>(size: u64, reader: &R) -> Result<Hash, 
 /// The RFC 6962 inclusion proof (audit path) of leaf `index` in the tree of `size` leaves.
 ///
 /// # Errors
-/// [`MerkleError::IndexOutOfRange`] when `index >= size`, or the reader's error.
+/// [`MerkleError::IndexOutOfRange`] when `index >= size`, [`MerkleError::TooLarge`], or the
+/// reader's error.
 pub fn prove_inclusion<R: HashReader + ?Sized>(
     size: u64,
     index: u64,
@@ -172,6 +188,9 @@ pub fn prove_inclusion<R: HashReader + ?Sized>(
 ) -> Result<Vec<Hash>, MerkleError> {
     if index >= size {
         return Err(MerkleError::IndexOutOfRange { index, size });
+    }
+    if size > MAX_TREE_SIZE {
+        return Err(MerkleError::TooLarge(size));
     }
     let a = Adapter::new(reader);
     tlog_tiles::prove_record(size, index, &a).map_err(|e| a.convert(&e))
@@ -202,7 +221,7 @@ pub fn verify_inclusion(
 /// Empty when `old` is 0 or equals `new`.
 ///
 /// # Errors
-/// [`MerkleError::SizeOrder`] when `old > new`, or the reader's error.
+/// [`MerkleError::SizeOrder`] when `old > new`, [`MerkleError::TooLarge`], or the reader's error.
 pub fn prove_consistency<R: HashReader + ?Sized>(
     old: u64,
     new: u64,
@@ -210,6 +229,9 @@ pub fn prove_consistency<R: HashReader + ?Sized>(
 ) -> Result<Vec<Hash>, MerkleError> {
     if old > new {
         return Err(MerkleError::SizeOrder { old, new });
+    }
+    if new > MAX_TREE_SIZE {
+        return Err(MerkleError::TooLarge(new));
     }
     if old == 0 || old == new {
         return Ok(Vec::new());

@@ -8,7 +8,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::hash::HASH_SIZE;
-use crate::merkle::{HashReader, MerkleError, stored_hash_index};
+use crate::merkle::{HashReader, MAX_TREE_SIZE, MerkleError, stored_hash_index};
 
 /// Tile height: each tile spans 8 levels of the tree.
 pub const TILE_HEIGHT: u8 = 8;
@@ -98,10 +98,12 @@ impl Tile {
         if !(1..=TILE_WIDTH).contains(&width) || level > 7 {
             return Err(err());
         }
-        // The tile's hashes sit at tree level 8 * level; a u64 tree has fewer than
-        // 2^(64 - 8 * level) of them, so the tile's index is below 2^(56 - 8 * level).
-        let bits = 56 - 8 * u32::from(level);
-        if bits < 64 && index >> bits != 0 {
+        // The tile's last hash sits at tree level 8 * level, position index * 256 + width - 1; a
+        // tree of at most MAX_TREE_SIZE leaves has fewer than MAX_TREE_SIZE >> (8 * level) there.
+        let end = index
+            .checked_mul(u64::from(TILE_WIDTH))
+            .and_then(|x| x.checked_add(u64::from(width)));
+        if end.is_none_or(|e| e > MAX_TREE_SIZE >> (8 * u32::from(level))) {
             return Err(err());
         }
         Ok(Self { kind, index, width })
@@ -239,27 +241,43 @@ impl Tile {
 
     /// The tiles (hash tiles of every level and entry bundles) that must be written when the
     /// tree grows from `old` to `new` leaves: every tile that is new or wider. Nothing for
-    /// `new <= old`.
+    /// `new <= old` or `new >` [`MAX_TREE_SIZE`].
     #[must_use]
     pub fn for_growth(old: u64, new: u64) -> Vec<Tile> {
-        if new <= old {
+        if new <= old || new > MAX_TREE_SIZE {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for t in tlog_tiles::Tile::new_tiles(TILE_HEIGHT, old, new) {
-            // new_tiles yields widths 1..=256 and levels below 8 for u64 sizes.
-            let width = u16::try_from(t.width()).unwrap_or(TILE_WIDTH);
-            let tile = Tile {
-                kind: TileKind::Hashes { level: t.level() },
-                index: t.level_index(),
-                width,
-            };
-            out.push(tile);
-            if t.level() == 0 {
+        let mut push = |level: u8, index: u64, width: u16| {
+            let kind = TileKind::Hashes { level };
+            out.push(Tile { kind, index, width });
+            if level == 0 {
                 out.push(Tile {
                     kind: TileKind::Entries,
-                    ..tile
+                    index,
+                    width,
                 });
+            }
+        };
+        for level in 0..8u8 {
+            let shift = u32::from(level) * u32::from(TILE_HEIGHT);
+            // Hashes at tree level 8 * level, before and after.
+            let (old_n, new_n) = (old >> shift, new >> shift);
+            if new_n == 0 {
+                break;
+            }
+            if old_n == new_n {
+                continue;
+            }
+            // Tiles that are now full (including a formerly partial one), then the new partial tile.
+            for index in (old_n >> TILE_HEIGHT)..(new_n >> TILE_HEIGHT) {
+                push(level, index, TILE_WIDTH);
+            }
+            let index = new_n >> TILE_HEIGHT;
+            // Below 256 by construction.
+            let width = u16::try_from(new_n - (index << TILE_HEIGHT)).unwrap_or(0);
+            if width > 0 {
+                push(level, index, width);
             }
         }
         out
@@ -384,7 +402,8 @@ mod tests {
             Tile::hashes(0, 0, 256).unwrap(),
             Tile::hashes(2, 999, 3).unwrap(),
             Tile::entries(1_234_067, 255).unwrap(),
-            Tile::hashes(0, (1 << 56) - 1, 256).unwrap(),
+            Tile::hashes(0, (1 << 54) - 1, 256).unwrap(),
+            Tile::hashes(7, 0, 64).unwrap(),
         ] {
             assert_eq!(Tile::parse_path(&t.path()).unwrap(), t);
         }
@@ -414,6 +433,9 @@ mod tests {
             "tile/entries/067.p/1/2",
             "tile/1/x072/x057/x594/x037/x927/936",
             "tile/0/x018/x446/x744/x073/x709/x551/615",
+            "tile/0/x018/x014/x398/x509/x481/984",
+            "tile/7/000.p/65",
+            "tile/7/001",
             "tile/0/０６７",
         ] {
             assert!(Tile::parse_path(bad).is_err(), "{bad}");

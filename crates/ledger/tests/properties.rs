@@ -148,13 +148,28 @@ proptest! {
     }
 
     #[test]
-    fn growth_lists_exactly_the_changed_tiles(a in 0u64..70_000, b in 0u64..70_000) {
+    fn growth_lists_exactly_the_changed_tiles(a in 0u64..70_000, b in 0u64..70_000, big_a in 0u64..1 << 40, big_b in 0u64..1 << 40) {
+        let (lo, hi) = (big_a.min(big_b), big_a.max(big_b));
+        let hi = hi.min(lo + 5_000_000);
+        let tiles: Vec<(u8, u64, u32)> = Tile::for_growth(lo, hi).iter().filter_map(|t| t.level().map(|l| (l, t.index(), u32::from(t.width())))).collect();
+        let theirs: Vec<(u8, u64, u32)> = tlog_tiles::Tile::new_tiles(8, lo, hi).iter().map(|t| (t.level(), t.level_index(), t.width())).collect();
+        prop_assert_eq!(tiles, theirs);
         let (old, new) = (a.min(b), a.max(b));
         let before: BTreeSet<Tile> = Tile::for_tree(old).into_iter().collect();
         let after: BTreeSet<Tile> = Tile::for_tree(new).into_iter().collect();
         let changed: BTreeSet<Tile> = after.difference(&before).copied().collect();
         let listed: BTreeSet<Tile> = Tile::for_growth(old, new).into_iter().collect();
         prop_assert_eq!(listed, changed);
+        // Hash tiles agree with tlog_tiles' port of Go's tlog.NewTiles.
+        let ours: Vec<(u8, u64, u32)> = Tile::for_growth(old, new)
+            .iter()
+            .filter_map(|t| t.level().map(|l| (l, t.index(), u32::from(t.width()))))
+            .collect();
+        let theirs: Vec<(u8, u64, u32)> = tlog_tiles::Tile::new_tiles(8, old, new)
+            .iter()
+            .map(|t| (t.level(), t.level_index(), t.width()))
+            .collect();
+        prop_assert_eq!(ours, theirs);
         for t in Tile::for_tree(new) {
             prop_assert_eq!(Tile::parse_path(&t.path()).unwrap(), t);
         }
