@@ -10,6 +10,7 @@ pub const DEFAULT_ORIGIN: &str = "localhost/insyn";
 
 /// Why checkpoint text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckpointError {
     /// Not origin, decimal size and base64 root hash, each on its own line, ending in a newline.
     #[error(

@@ -31,6 +31,7 @@ const ENTRY_SUFFIX_LEN: usize = 64 + 8;
 /// Why bytes are not a valid statement or entry, or why a statement cannot be built. The
 /// messages are written for the person who submitted the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EntryError {
     /// The input ended in the middle of a field.
     #[error("the entry ends too early: {0} is missing or cut short")]

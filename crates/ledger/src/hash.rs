@@ -65,6 +65,7 @@ pub fn from_base64(text: &str) -> Result<Hash, HashParseError> {
 
 /// Why a textual hash was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HashParseError {
     /// Not 64 hexadecimal digits.
     #[error("{0:?} is not a SHA-256 hash written as 64 hexadecimal digits")]

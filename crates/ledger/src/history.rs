@@ -15,6 +15,7 @@ use crate::keys::{KeyError, KeyId, PublicKey, SignatureError};
 
 /// Why an entry is not valid at its point in the log. Messages are for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HistoryError {
     /// The statement names a key the log has never registered.
     #[error("key {0} is not registered in the log")]

@@ -26,6 +26,7 @@ use zeroize::Zeroizing;
 
 /// Why a public key, key ID, signature or secret key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// Not 32 bytes, or not the encoding of a point on the curve.
     #[error("not an Ed25519 public key (32 bytes encoding a curve point)")]
@@ -47,6 +48,7 @@ pub enum KeyError {
 
 /// Why a signature was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     /// Strict Ed25519 verification failed.
     #[error("the Ed25519 signature does not verify (strict verification)")]

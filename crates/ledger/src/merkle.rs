@@ -21,6 +21,7 @@ pub const MAX_TREE_SIZE: u64 = 1 << 62;
 
 /// Why a Merkle operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MerkleError {
     /// The reader has no hash at a stored index that the tree of that size must have.
     #[error("stored hash {0} is missing")]

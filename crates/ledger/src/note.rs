@@ -23,6 +23,7 @@ pub const ALG_COSIGNATURE_V1: u8 = 0x04;
 
 /// Why a note, verifier key or cosignature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NoteError {
     /// A verifier key that is not `name+hex8+base64`, with a matching key hash.
     #[error("malformed verifier key {key:?}: {reason}")]

@@ -17,6 +17,7 @@ pub const RECEIPT_FORMAT: &str = "insyn-receipt/v1";
 
 /// Why a receipt does not verify or does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReceiptError {
     /// The checkpoint is not validly signed by the log.
     #[error("the receipt's checkpoint: {0}")]

@@ -21,6 +21,7 @@ const MAX_PATH_LEN: usize = 64;
 
 /// Why a tile, a tile path or a bundle was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TileError {
     /// Not a canonical tile path.
     #[error(
