@@ -88,6 +88,9 @@ pub enum EntryError {
         /// Last period.
         last: Period,
     },
+    /// A submitted signature that is not 64 bytes.
+    #[error("an Ed25519 signature is 64 bytes, got {0}")]
+    SignatureLength(usize),
     /// A negative contract budget.
     #[error("the contract budget must not be negative, got {0}")]
     NegativeBudget(Sek),
@@ -678,16 +681,11 @@ impl SignedStatement {
     /// From submitted bytes: a strictly decoded statement and a 64-byte signature.
     ///
     /// # Errors
-    /// The statement's decoding error, or [`EntryError::Truncated`]/[`EntryError::TrailingBytes`]
-    /// for a signature that is not 64 bytes.
+    /// The statement's decoding error, or [`EntryError::SignatureLength`].
     pub fn from_parts(statement: &[u8], signature: &[u8]) -> Result<Self, EntryError> {
         let statement = Statement::decode(statement)?;
-        let signature = match signature.len() {
-            n if n < 64 => return Err(EntryError::Truncated("the 64-byte signature")),
-            64 => Signature::from_slice(signature)
-                .map_err(|_| EntryError::Truncated("the 64-byte signature"))?,
-            n => return Err(EntryError::TrailingBytes(n - 64)),
-        };
+        let signature = Signature::from_slice(signature)
+            .map_err(|_| EntryError::SignatureLength(signature.len()))?;
         Ok(Self {
             statement,
             signature,
@@ -1312,13 +1310,13 @@ mod tests {
             SignedStatement::from_parts(&good, &[0; 63])
                 .unwrap_err()
                 .to_string(),
-            "the entry ends too early: the 64-byte signature is missing or cut short"
+            "an Ed25519 signature is 64 bytes, got 63"
         );
         assert_eq!(
             SignedStatement::from_parts(&good, &[0; 65])
                 .unwrap_err()
                 .to_string(),
-            "1 unexpected bytes after the end of the entry"
+            "an Ed25519 signature is 64 bytes, got 65"
         );
     }
 

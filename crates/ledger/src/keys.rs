@@ -111,7 +111,25 @@ impl PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({})", B64.encode(self.0.as_bytes()))
+        write!(f, "PublicKey({self})")
+    }
+}
+
+/// The standard base64 of the 32 key bytes (44 characters).
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&B64.encode(self.0.as_bytes()))
+    }
+}
+
+impl FromStr for PublicKey {
+    type Err = KeyError;
+
+    /// Parses the standard base64 of 32 key bytes and checks the key like
+    /// [`PublicKey::from_bytes`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bytes = B64.decode(s).map_err(|_| KeyError::Malformed)?;
+        Self::from_slice(&bytes)
     }
 }
 
@@ -366,6 +384,10 @@ mod tests {
     #[test]
     fn key_ids_are_sha256_of_the_key() {
         let k = SigningKey::from_seed(&[1u8; 32]);
+        let pk = k.public_key();
+        assert_eq!(pk.to_string().parse::<PublicKey>().unwrap(), pk);
+        assert_eq!(pk.to_string().len(), 44);
+        assert_eq!("AAAA".parse::<PublicKey>(), Err(KeyError::Malformed));
         let id = k.key_id();
         assert_eq!(
             id.0,
