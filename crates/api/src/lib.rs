@@ -78,10 +78,10 @@ pub fn router(state: ApiState) -> Router {
             "/api/openapi.json",
             get(|| async { axum::Json(ApiDoc::openapi()) }),
         )
-        .fallback_service(
-            Router::new()
-                .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
-                .with_state(()),
+        // Unknown API paths answer in the API's format; every other path is the portal's.
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async { ApiError::NotFound("no such API endpoint".into()) }),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(

@@ -95,7 +95,7 @@ pub(crate) async fn submit(
         message: format!("{e}; nothing was stored"),
         problems: vec![FieldProblem::new("/payload", "payload.hash", e.to_string())],
     })?;
-    match s.sequencer.submit(candidate).await {
+    match s.sequencer.try_submit(candidate).await {
         Ok(accepted) => {
             let status = if accepted.duplicate {
                 StatusCode::OK

@@ -1,4 +1,8 @@
 //! The `insyn` command line and the composition of the server: configuration, start-up, and the
 //! commands for operators, providers and inspectors. Logic that the library crates own stays there.
 
+pub mod app;
+pub mod cli;
 pub mod config;
+pub mod keyfile;
+pub mod ops;

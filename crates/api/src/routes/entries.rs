@@ -65,7 +65,7 @@ impl EntryView {
             entry: B64.encode(bytes),
             leaf_hash: leaf_hash.to_string(),
             kind: st.kind().name().to_owned(),
-            actor: st.actor().to_string(),
+            actor: insyn_store::actor_key(st.actor()),
             key_id: st.key_id().to_string(),
             payload_sha256: st.payload_sha256().map(hex::encode),
             integrated_at_ms: entry.integrated_at_ms(),

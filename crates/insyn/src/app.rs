@@ -1,0 +1,193 @@
+//! The server: opens the data directory and database, starts the sequencer, and serves the API and
+//! the portal on one listener until told to stop.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use insyn_api::policy::LedgerPolicy;
+use insyn_api::{ApiSequencer, ApiState};
+use insyn_ledger::keys::SigningKey;
+use insyn_ledger::note::LogSigner;
+use insyn_store::{SequencerConfig, Store};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::{DataArgs, ServeArgs};
+
+/// The log's private key file inside the data directory.
+pub const LOG_KEY_FILE: &str = "log.key";
+
+/// Reads the log's signing key from the data directory, creating it (mode 0600) on first start.
+/// Returns the key and whether it was created now.
+///
+/// # Errors
+/// When the directory or file cannot be created or read, or the file is not a key.
+pub fn load_or_create_log_key(data_dir: &Path) -> Result<(SigningKey, bool)> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let path = data_dir.join(LOG_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let key = SigningKey::from_text(text.trim())
+                .with_context(|| format!("{} is not an Insyn secret key", path.display()))?;
+            Ok((key, false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SigningKey::generate();
+            crate::keyfile::write_new_secret(&path, &key.to_text())?;
+            Ok((key, true))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// The opened ledger: database, the log's signer and a running sequencer.
+pub struct Ledger {
+    /// The database.
+    pub store: Store,
+    /// The log's signer (origin and key).
+    pub signer: LogSigner,
+    /// The submission queue.
+    pub sequencer: Arc<ApiSequencer>,
+    /// The sequencer task; it ends once every handle to the sequencer is dropped.
+    pub sequencer_task: JoinHandle<()>,
+    /// Whether the log's key was created by this start.
+    pub new_key: bool,
+}
+
+impl Ledger {
+    /// Opens the data directory and database, and starts the sequencer caught up with the log.
+    ///
+    /// # Errors
+    /// Anything that keeps the ledger from starting, with a message that says what to do.
+    pub async fn open(data: &DataArgs) -> Result<Self> {
+        Self::open_with(data, None).await
+    }
+
+    /// Like [`Ledger::open`], with the store's clock replaced (the demo's simulated time).
+    ///
+    /// # Errors
+    /// As [`Ledger::open`].
+    pub async fn open_with(
+        data: &DataArgs,
+        clock: Option<Arc<dyn insyn_store::Clock>>,
+    ) -> Result<Self> {
+        let (key, new_key) = load_or_create_log_key(&data.data_dir)?;
+        let signer = LogSigner::new(&data.origin, key)
+            .with_context(|| format!("{:?} cannot be a log origin", data.origin))?;
+        let url = data.database_url();
+        let mut store = Store::connect(url.expose())
+            .await
+            .context("cannot open the database")?;
+        if let Some(clock) = clock {
+            store = store.with_clock(clock);
+        }
+        let log_key = signer.verifier().public_key().to_owned();
+        let (sequencer, sequencer_task) = insyn_store::Sequencer::start(
+            store.clone(),
+            signer.clone(),
+            move || LedgerPolicy::new(log_key),
+            SequencerConfig::default(),
+        )
+        .await
+        .context("cannot start the sequencer")?;
+        Ok(Self { store, signer, sequencer: Arc::new(sequencer), sequencer_task, new_key })
+    }
+}
+
+/// A built server, bound to its address, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    ledger: Ledger,
+}
+
+impl Application {
+    /// Opens everything `insyn serve` needs and binds the listener.
+    ///
+    /// # Errors
+    /// Anything that keeps the server from starting.
+    pub async fn build(args: &ServeArgs) -> Result<Self> {
+        let ledger = Ledger::open(&args.data).await?;
+        let api = insyn_api::router(ApiState {
+            store: ledger.store.clone(),
+            log: Arc::new(ledger.signer.verifier().clone()),
+            sequencer: ledger.sequencer.clone(),
+        });
+        let portal_config = insyn_portal::PortalConfig {
+            public_url: args.public_url.clone(),
+            ..insyn_portal::PortalConfig::default()
+        };
+        let portal = insyn_portal::router(
+            insyn_portal::PortalState::new(ledger.store.clone(), portal_config)
+                .context("cannot load the portal's templates")?,
+        );
+        let router = api.merge(portal);
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        Ok(Self { listener, router, ledger })
+    }
+
+    /// The address the server listens on (useful with port 0).
+    ///
+    /// # Errors
+    /// When the socket has no local address.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The opened ledger.
+    #[must_use]
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then stops accepting connections, lets requests in flight
+    /// finish, and lets the sequencer integrate what it has already queued before returning.
+    ///
+    /// # Errors
+    /// When serving fails.
+    pub async fn run_until_stopped(self) -> Result<()> {
+        let Self { listener, router, ledger } = self;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server failed")?;
+        // Dropping our handle lets the sequencer finish its queue and stop.
+        let Ledger { sequencer, sequencer_task, store, .. } = ledger;
+        drop(sequencer);
+        if let Err(e) = sequencer_task.await {
+            bail!("the sequencer stopped abnormally: {e}");
+        }
+        store.close().await.context("closing the database")?;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,111 @@
+//! The command-line grammar and what each command does.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::app::{Application, Ledger};
+use crate::config::{DataArgs, ServeArgs};
+
+/// Insyn: a tamper-evident ledger of what private providers of municipal exit programs report.
+#[derive(Debug, Parser)]
+#[command(name = "insyn", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    #[allow(missing_docs)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: the API, the C2SP tiles and the portal.
+    Serve(ServeArgs),
+    /// Operator commands that act on the server's data directory and database.
+    Admin {
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        data: DataArgs,
+        #[command(subcommand)]
+        #[allow(missing_docs)]
+        command: AdminCommand,
+    },
+}
+
+/// `insyn admin …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Register a municipality in the ledger together with its first public key.
+    AddMunicipality {
+        /// SCB municipality code, e.g. 0180.
+        code: String,
+        /// The municipality's Ed25519 public key, 64 hex characters.
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Print the log's origin and verifier key.
+    Identity,
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Whatever made the command fail, with a message for the person who ran it.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Admin { data, command } => admin(&data, command).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let app = Application::build(&args).await?;
+    let ledger = app.ledger();
+    if ledger.new_key {
+        println!(
+            "created the log's key in {}",
+            args.data.data_dir.join(crate::app::LOG_KEY_FILE).display()
+        );
+    }
+    println!("log origin: {}", ledger.signer.verifier().name());
+    println!("log verifier key: {}", ledger.signer.verifier_key());
+    println!("listening on http://{}", app.local_addr()?);
+    app.run_until_stopped().await
+}
+
+async fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
+    match command {
+        AdminCommand::Identity => {
+            let (key, _) = crate::app::load_or_create_log_key(&data.data_dir)?;
+            let signer = insyn_ledger::note::LogSigner::new(&data.origin, key)?;
+            println!("log origin: {}", signer.verifier().name());
+            println!("log verifier key: {}", signer.verifier_key());
+            Ok(())
+        }
+        AdminCommand::AddMunicipality { code, public_key } => {
+            let municipality: insyn_ledger::id::MunicipalityCode = code.parse()?;
+            let key = parse_public_key(&public_key)?;
+            let ledger = Ledger::open(data).await?;
+            let receipts = crate::ops::register_municipality(&ledger, municipality, key).await?;
+            for r in receipts {
+                println!("entry {} integrated", r.index);
+            }
+            println!(
+                "{} {} is registered with key {}",
+                municipality.code(),
+                municipality.name(),
+                key.key_id()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn parse_public_key(text: &str) -> Result<insyn_ledger::keys::PublicKey> {
+    let bytes = hex::decode(text.trim()).context("the public key must be 64 hex characters")?;
+    insyn_ledger::keys::PublicKey::from_slice(&bytes).context("not a usable Ed25519 public key")
+}
+
+/// A path argument, for commands that take files.
+pub type FilePath = PathBuf;
