@@ -43,17 +43,27 @@ pub fn checkpoint(data: &[u8]) {
     }
 }
 
+/// A fixed log verifier and cosigner, made once.
+fn verifiers() -> Option<&'static (LogVerifier, CosignerVerifier)> {
+    static V: std::sync::OnceLock<Option<(LogVerifier, CosignerVerifier)>> =
+        std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let log = SigningKey::from_seed(&[1; 32]).public_key();
+        let cosigner = SigningKey::from_seed(&[2; 32]).public_key();
+        Some((
+            LogVerifier::new("localhost/insyn", log).ok()?,
+            CosignerVerifier::new("w", cosigner).ok()?,
+        ))
+    })
+    .as_ref()
+}
+
 /// Signed notes (against a fixed log key and cosigner), verifier keys and receipts.
 pub fn note(data: &[u8]) {
-    let log = SigningKey::from_seed(&[1; 32]).public_key();
-    let cosigner = SigningKey::from_seed(&[2; 32]).public_key();
-    if let (Ok(v), Ok(c)) = (
-        LogVerifier::new("localhost/insyn", log),
-        CosignerVerifier::new("w", cosigner),
-    ) {
+    if let Some((v, c)) = verifiers() {
         let _ = v.verify_note(data);
         let _ = v.verify_checkpoint(data);
-        let _ = v.verify_cosigned_checkpoint(data, std::slice::from_ref(&c));
+        let _ = v.verify_cosigned_checkpoint(data, std::slice::from_ref(c));
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(v) = LogVerifier::from_verifier_key(text) {
@@ -106,6 +116,11 @@ mod tests {
 
     /// Valid inputs for each target, to mutate from.
     fn seeds() -> Vec<Vec<u8>> {
+        static SEEDS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+        SEEDS.get_or_init(make_seeds).clone()
+    }
+
+    fn make_seeds() -> Vec<Vec<u8>> {
         let key = SigningKey::from_seed(&[1; 32]);
         let signer = LogSigner::new("localhost/insyn", key.clone()).unwrap();
         let contract = ContractRef {
