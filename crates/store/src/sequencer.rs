@@ -457,12 +457,12 @@ impl<P: AdmissionPolicy> Worker<P> {
     }
 
     async fn process(&mut self, batch: Vec<Request<P::Problem>>) {
-        if !self.healthy {
-            if let Err(e) = self.rebuild().await {
-                tracing::warn!(error = %e, "the sequencer cannot rebuild its state; failing the batch");
-                fail_all(batch, &e);
-                return;
-            }
+        if !self.healthy
+            && let Err(e) = self.rebuild().await
+        {
+            tracing::warn!(error = %e, "the sequencer cannot rebuild its state; failing the batch");
+            fail_all(batch, &e);
+            return;
         }
         let work = self.verify_work(&batch);
         let checks = verify_off_runtime(work).await;

@@ -50,10 +50,10 @@ impl AdmissionPolicy for TestPolicy {
         if let Err(e) = self.keys.check(c.entry.signed()) {
             problems.push(format!("key history: {e}"));
         }
-        if let Body::ReportSubmitted { contract, period } = c.entry.statement().body() {
-            if self.reported.contains(&(contract.clone(), *period)) {
-                problems.push(format!("{contract} already has a report for {period}"));
-            }
+        if let Body::ReportSubmitted { contract, period } = c.entry.statement().body()
+            && self.reported.contains(&(contract.clone(), *period))
+        {
+            problems.push(format!("{contract} already has a report for {period}"));
         }
         problems
     }

@@ -3,5 +3,6 @@
 
 mod fixtures;
 mod harness;
+mod reads;
 mod schema;
 mod sequencer;

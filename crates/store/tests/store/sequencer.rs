@@ -57,7 +57,7 @@ async fn check_receipts(world: &World, store: &Store, receipts: &[Receipt], labe
 }
 
 #[tokio::test]
-async fn appends_are_contiguous_and_receipts_verify() {
+async fn appends_are_contiguous_receipts_verify_tiles_and_proofs_match_memory() {
     on_each_db("contiguous", |t: TestDb| async move {
         let world = World::new();
         let (store, _clock) = store(&t.url).await;
@@ -120,6 +120,11 @@ async fn appends_are_contiguous_and_receipts_verify() {
                 .windows(2)
                 .all(|w| w[0].entry.integrated_at_ms() <= w[1].entry.integrated_at_ms())
         );
+
+        // The same log, read back: tiles equal an in-memory recomputation, proofs verify.
+        crate::reads::check_tiles(&store, t.label).await;
+        crate::reads::check_proofs(&store, t.label).await;
+        crate::reads::check_cosignatures(&store, t.label).await;
     })
     .await;
 }
@@ -270,9 +275,9 @@ async fn a_second_store_catches_up_with_the_first() {
             .await
             .expect("A caught up with B");
         assert_eq!(r.receipt.index, 5, "{}", t.label);
-        // B refuses a second original for report 0's period, which only A... no: B knows it itself.
+        // A learnt of B's report: resubmitting it through A is a duplicate, not a second entry.
         assert!(matches!(
-            seq_a.submit(world.report(120 * 0)).await,
+            seq_a.submit(world.report(0)).await,
             Ok(Accepted {
                 duplicate: true,
                 ..
@@ -299,7 +304,7 @@ async fn two_stores_append_concurrently_without_gaps() {
             } else {
                 seq_b.clone()
             };
-            let reports: Vec<_> = (0..25).map(|i| world.report(task * 25 + i)).collect();
+            let reports: Vec<_> = (0..10).map(|i| world.report(task * 10 + i)).collect();
             tasks.push(tokio::spawn(async move {
                 let mut out = Vec::new();
                 for r in reports {
@@ -321,7 +326,7 @@ async fn two_stores_append_concurrently_without_gaps() {
         );
         assert_eq!(
             by_index.keys().copied().collect::<Vec<_>>(),
-            (4..404).collect::<Vec<u64>>(),
+            (4..164).collect::<Vec<u64>>(),
             "{}: no gap",
             t.label
         );
