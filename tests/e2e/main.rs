@@ -1,1 +1,7 @@
-//! End-to-end tests that start the real `insyn` binary.
+//! End-to-end tests that start the real `insyn` binary on 127.0.0.1 and use it as people would.
+
+// The modules of a test binary are private to it; `pub` only shares helpers between them.
+#![allow(unreachable_pub)]
+
+mod harness;
+mod submissions;
