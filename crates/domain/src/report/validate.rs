@@ -220,6 +220,10 @@ fn check_schema(value: &Value, errors: &mut Vec<ReportError>) {
             return;
         }
     };
+    // The common case, a valid report, takes the fast path; only invalid ones collect errors.
+    if validator.is_valid(value) {
+        return;
+    }
     // Problems stage 3 already reported in a clearer way.
     let already = |path: &str, code: Code| errors.iter().any(|e| e.path == path && e.code == code);
     let mut found = Vec::new();

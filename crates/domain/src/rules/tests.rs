@@ -659,3 +659,11 @@ fn ledger_state_admits_signed_statements_in_order() {
             .is_none()
     );
 }
+
+#[test]
+fn memory_per_report_is_small() {
+    // The map's key and value, and the leaf row, as the module documentation promises.
+    assert!(std::mem::size_of::<(ContractNo, Period)>() <= 8);
+    assert!(std::mem::size_of::<ReportVersions>() <= 40);
+    assert!(std::mem::size_of::<(u64, ContractNo, Period)>() <= 16);
+}
