@@ -1,1 +1,80 @@
-//! Insyn's web portal for municipal auditors and inspectors.
+//! Insyn's web portal for municipal auditors and inspectors: server-rendered pages (minijinja
+//! templates from `web/templates`, CSS from `web/static`, no JavaScript), sessions and CSRF.
+//!
+//! The portal is mounted by `insyn serve` at `/`:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use insyn_portal::{PortalConfig, PortalState};
+//! let store = insyn_store::Store::connect("sqlite:///tmp/insyn.db?mode=rwc").await?;
+//! let state = PortalState::new(store, PortalConfig::default())?;
+//! let app = insyn_portal::router(state); // merge with the API's router
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! // Connect info gives login throttling the client address.
+//! axum::serve(
+//!     listener,
+//!     app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+//! )
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Code map: [`router`] wires the routes and layers; `session` owns sessions, CSRF and the
+//! request context; `pages` the handlers; `render` the template environment; [`accounts`]
+//! account creation and login; [`chart`] SVG charts; [`format`] Swedish formatting; [`i18n`]
+//! the message catalogues; `security` the response headers; `error` the one error type.
+//!
+//! Architecture invariant: the portal never builds a database query; it calls
+//! `insyn_store` functions. Every non-GET request passes the CSRF check in the session layer
+//! before any handler runs.
+
+pub mod accounts;
+mod assets;
+pub mod chart;
+mod config;
+mod error;
+pub mod format;
+pub mod i18n;
+mod pages;
+mod password;
+mod render;
+mod security;
+mod session;
+mod state;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+
+pub use config::{Clock, PortalConfig, ThrottleConfig};
+pub use error::Error;
+pub use password::PasswordCost;
+pub use render::TemplateSetupError;
+pub use security::{CONTENT_SECURITY_POLICY, STRICT_TRANSPORT_SECURITY};
+pub use state::{PortalState, StartError};
+
+/// The portal's routes, for mounting at `/` beside the API (which owns `/api/…`,
+/// `/checkpoint` and `/tile/…`).
+pub fn router(state: PortalState) -> Router {
+    let pages = Router::new()
+        .route("/", get(pages::landing))
+        .route("/login", get(pages::login_form).post(pages::login_submit))
+        .route("/logout", post(pages::logout))
+        .route("/account", get(pages::account))
+        .route("/language", post(pages::language))
+        .route("/admin/accounts", get(pages::admin_accounts))
+        .fallback(pages::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::layer,
+        ));
+    // Static files need no session (and no database round trip).
+    Router::new()
+        .route("/static/{name}", get(assets::serve))
+        .merge(pages)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
+        ))
+        .with_state(state)
+}

@@ -11,8 +11,8 @@ use std::str::FromStr;
 use insyn_ledger::id::MunicipalityCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 
 /// Why an account query failed.
@@ -144,6 +144,8 @@ pub struct Session {
 }
 
 mod account_row {
+    // Private entity: the derives need `pub` items, which are unreachable from outside.
+    #![allow(unreachable_pub)]
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -168,6 +170,8 @@ mod account_row {
 }
 
 mod session_row {
+    // Private entity: the derives need `pub` items, which are unreachable from outside.
+    #![allow(unreachable_pub)]
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -189,6 +193,8 @@ mod session_row {
 }
 
 mod attempt_row {
+    // Private entity: the derives need `pub` items, which are unreachable from outside.
+    #![allow(unreachable_pub)]
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -336,7 +342,10 @@ pub async fn set_password_hash<C: ConnectionTrait>(
     password_hash: &str,
 ) -> Result<(), AccountError> {
     account_row::Entity::update_many()
-        .col_expr(account_row::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(
+            account_row::Column::PasswordHash,
+            Expr::value(password_hash),
+        )
         .filter(account_row::Column::Id.eq(account_id))
         .exec(db)
         .await?;

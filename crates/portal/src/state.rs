@@ -1,0 +1,116 @@
+//! The portal's shared state: database handle, settings, templates, static files and clock.
+
+use std::sync::Arc;
+
+use insyn_store::Store;
+use sea_orm::DatabaseConnection;
+
+use crate::assets::Assets;
+use crate::config::{Clock, PortalConfig};
+use crate::render::{TemplateSetupError, Ui};
+
+/// Why the portal could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Templates or message catalogues are broken.
+    #[error(transparent)]
+    Templates(#[from] TemplateSetupError),
+}
+
+/// Everything the portal's handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct PortalState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: PortalConfig,
+    ui: Ui,
+    assets: Assets,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for PortalState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortalState")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PortalState {
+    /// Prepares the portal over an opened (and therefore migrated) store, with the system clock
+    /// for sessions.
+    ///
+    /// # Errors
+    /// [`StartError`] if templates or message catalogues do not load (in production they are
+    /// compiled in and tested, so this concerns mostly a development `web_dir`).
+    pub fn new(store: Store, config: PortalConfig) -> Result<Self, StartError> {
+        Self::with_clock(store, config, Clock::system())
+    }
+
+    /// Like [`PortalState::new`] with a given clock for sessions and throttling (tests move a
+    /// manual clock forward). This is wall-clock time for people, separate from the store's
+    /// clock that stamps ledger entries.
+    ///
+    /// # Errors
+    /// As [`PortalState::new`].
+    pub fn with_clock(
+        store: Store,
+        config: PortalConfig,
+        clock: Clock,
+    ) -> Result<Self, StartError> {
+        let ui = match &config.web_dir {
+            Some(dir) => Ui::from_disk(dir.clone())?,
+            None => Ui::embedded()?,
+        };
+        let assets = Assets::new(config.web_dir.clone());
+        Ok(PortalState {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                ui,
+                assets,
+                clock,
+            }),
+        })
+    }
+
+    /// The store (ledger reads for the data pages).
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The database connection (for the account queries in `insyn_store::accounts`).
+    #[must_use]
+    pub fn db(&self) -> &DatabaseConnection {
+        self.inner.store.connection()
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &PortalConfig {
+        &self.inner.config
+    }
+
+    /// The clock.
+    #[must_use]
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    pub(crate) fn ui(&self) -> &Ui {
+        &self.inner.ui
+    }
+
+    pub(crate) fn assets(&self) -> &Assets {
+        &self.inner.assets
+    }
+
+    /// Now, in Unix milliseconds.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+}

@@ -1,0 +1,395 @@
+//! The portal in a real browser: Debian's headless Chromium driven over WebDriver
+//! (`chromedriver`, on 127.0.0.1 only). Logs in, walks the main pages, saves a screenshot of
+//! each in `target/browser-artifacts/`, and runs axe-core (from `tests/browser`, installed with
+//! `npm ci`) in every page, failing on any serious or critical WCAG 2.1 A/AA finding.
+//!
+//! Without `chromium`/`chromedriver` the test prints a loud SKIPPED line and passes, except
+//! under `CI=true`, where it fails.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestPortal};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+fn skip_or_fail(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("browser test cannot run under CI=true: {why}");
+    }
+    eprintln!();
+    eprintln!("==================================================================");
+    eprintln!("SKIPPED: portal browser test: {why}");
+    eprintln!("==================================================================");
+    eprintln!();
+}
+
+/// axe-core's source, installing it with `npm ci` first if needed.
+fn axe_source() -> Result<String, String> {
+    let dir = workspace_root().join("tests/browser");
+    let script = dir.join("node_modules/axe-core/axe.min.js");
+    if !script.is_file() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .map_err(|e| format!("npm ci in tests/browser could not start: {e}"))?;
+        if !status.success() {
+            return Err(format!("npm ci in tests/browser failed: {status}"));
+        }
+    }
+    std::fs::read_to_string(&script).map_err(|e| format!("{}: {e}", script.display()))
+}
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_browser(profile: &Path) -> (Driver, Client) {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .args([
+            format!("--port={port}"),
+            "--allowed-ips=127.0.0.1".to_owned(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let driver = Driver(child);
+    let binary = on_path("chromium").expect("chromium");
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": binary,
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let caps = match caps {
+        Value::Object(map) => map,
+        _ => unreachable!("a JSON object"),
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last_error = String::new();
+    for _ in 0..100 {
+        // Plain HTTP to chromedriver on 127.0.0.1: no TLS stack needed.
+        match ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => return (driver, client),
+            Err(e) => {
+                last_error = e.to_string();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    panic!("could not connect to chromedriver at {url}: {last_error}");
+}
+
+struct Session {
+    client: Client,
+    base: String,
+    axe: String,
+    artifacts: PathBuf,
+}
+
+impl Session {
+    async fn open(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .expect("navigate");
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(self.artifacts.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// Runs axe-core in the current page; returns the serious and critical violations.
+    async fn axe(&self, name: &str) -> Vec<String> {
+        self.client
+            .execute(&format!("{}\n;return true;", self.axe), vec![])
+            .await
+            .expect("inject axe-core");
+        let result = self
+            .client
+            .execute_async(
+                r"const done = arguments[arguments.length - 1];
+                  axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } })
+                    .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' ')) }))))
+                    .catch(e => done({ error: String(e) }));",
+                vec![],
+            )
+            .await
+            .expect("run axe-core");
+        if let Some(err) = result.get("error") {
+            panic!("{name}: axe-core failed: {err}");
+        }
+        let violations = result.as_array().cloned().unwrap_or_default();
+        std::fs::write(
+            self.artifacts.join(format!("{name}.axe.json")),
+            serde_json::to_string_pretty(&violations).unwrap_or_default(),
+        )
+        .expect("write axe report");
+        violations
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .map(|v| {
+                format!(
+                    "{name}: {} ({}): {} at {}",
+                    v["id"], v["impact"], v["help"], v["nodes"]
+                )
+            })
+            .collect()
+    }
+
+    /// Screenshot and accessibility check of the current page.
+    async fn check(&self, name: &str, problems: &mut Vec<String>) {
+        self.screenshot(name).await;
+        problems.extend(self.axe(name).await);
+    }
+
+    async fn login(&self, username: &str) {
+        self.open("/login").await;
+        self.client
+            .find(Locator::Id("username"))
+            .await
+            .expect("username field")
+            .send_keys(username)
+            .await
+            .expect("type username");
+        self.client
+            .find(Locator::Id("password"))
+            .await
+            .expect("password field")
+            .send_keys(PASSWORD)
+            .await
+            .expect("type password");
+        self.client
+            .find(Locator::Css("form.form button[type=submit]"))
+            .await
+            .expect("login button")
+            .click()
+            .await
+            .expect("submit");
+    }
+
+    async fn logout(&self) {
+        self.client
+            .find(Locator::Css("header form[action='/logout'] button"))
+            .await
+            .expect("logout button")
+            .click()
+            .await
+            .expect("log out");
+    }
+
+    /// Waits (up to five seconds, across page loads) until the element `css` contains
+    /// `expected`, and returns its text.
+    async fn wait_text(&self, css: &str, expected: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..100 {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+            {
+                if text.contains(expected) {
+                    return text;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css} never contained {expected:?}; last text {last:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn main_pages_work_and_pass_axe_in_chromium() {
+    if on_path("chromium").is_none() || on_path("chromedriver").is_none() {
+        skip_or_fail(
+            "chromium or chromedriver is not installed (apt-get install chromium chromium-driver)",
+        );
+        return;
+    }
+    let axe = match axe_source() {
+        Ok(source) => source,
+        Err(why) => {
+            skip_or_fail(&why);
+            return;
+        }
+    };
+    let artifacts = workspace_root().join("target/browser-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+
+    let portal = TestPortal::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = portal
+        .router
+        .clone()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let profile = tempfile::tempdir().expect("profile dir");
+    let (_driver, client) = start_browser(profile.path()).await;
+    let s = Session {
+        client,
+        base: format!("http://{addr}"),
+        axe,
+        artifacts,
+    };
+    let mut problems = Vec::new();
+
+    // Anonymous: the login page, and a failed login.
+    s.open("/").await;
+    assert!(s.client.current_url().await.expect("url").path() == "/login");
+    s.check("01-login", &mut problems).await;
+    s.open("/login").await;
+    s.client
+        .find(Locator::Id("username"))
+        .await
+        .expect("username")
+        .send_keys("anna")
+        .await
+        .expect("type");
+    s.client
+        .find(Locator::Id("password"))
+        .await
+        .expect("password")
+        .send_keys("wrong password!")
+        .await
+        .expect("type");
+    s.client
+        .find(Locator::Css("form.form button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submit");
+    s.wait_text("#login-error", "Fel användarnamn eller lösenord")
+        .await;
+    s.check("02-login-failed", &mut problems).await;
+
+    // An auditor.
+    s.login("anna").await;
+    s.wait_text("h1", "Välkommen, Anna Granskare").await;
+    s.check("03-start-auditor", &mut problems).await;
+    s.open("/account").await;
+    s.check("04-account", &mut problems).await;
+    s.open("/admin/accounts").await;
+    s.wait_text("h1", "Du har inte behörighet").await;
+    s.check("05-forbidden", &mut problems).await;
+    s.open("/no/such/page").await;
+    s.check("06-not-found", &mut problems).await;
+
+    // Switch to English from the footer, then back to Swedish on the account page.
+    s.open("/account").await;
+    s.client
+        .find(Locator::Css("footer button[value=en]"))
+        .await
+        .expect("English button")
+        .click()
+        .await
+        .expect("switch language");
+    s.wait_text("h1", "My account").await;
+    s.check("07-account-english", &mut problems).await;
+    s.client
+        .find(Locator::Css("label[for=lang-sv]"))
+        .await
+        .expect("Swedish radio")
+        .click()
+        .await
+        .expect("choose Swedish");
+    s.client
+        .find(Locator::Css("main form button[type=submit]"))
+        .await
+        .expect("save")
+        .click()
+        .await
+        .expect("save language");
+    s.wait_text("h1", "Mitt konto").await;
+    s.logout().await;
+    s.wait_text(".notice-success", "Du är utloggad").await;
+
+    // An inspector and an administrator.
+    s.login("ivar").await;
+    s.wait_text("h1", "Välkommen, Ivar Inspektör").await;
+    s.check("08-start-inspector", &mut problems).await;
+    s.logout().await;
+    s.login("ada").await;
+    s.wait_text("h1", "Välkommen, Ada Administratör").await;
+    s.check("09-start-administrator", &mut problems).await;
+    s.open("/admin/accounts").await;
+    s.wait_text("h1", "Konton").await;
+    s.check("10-admin-accounts", &mut problems).await;
+
+    // Keyboard: the first Tab reaches the skip link, which leads to the main content.
+    s.open("/account").await;
+    s.client
+        .find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .send_keys("\u{E004}")
+        .await
+        .expect("tab");
+    let focused = s
+        .client
+        .execute("return document.activeElement.className;", vec![])
+        .await
+        .expect("active element");
+    assert_eq!(focused.as_str(), Some("skip-link"));
+    s.screenshot("11-skip-link-focused").await;
+
+    s.client.close().await.expect("close browser");
+    server.abort();
+    assert!(
+        problems.is_empty(),
+        "serious or critical accessibility problems:\n{}",
+        problems.join("\n")
+    );
+}

@@ -1,0 +1,7 @@
+//! The portal's integration tests: the real router over a real SQLite database made by the real
+//! migrations, one fresh database per test; plus the browser test in headless Chromium.
+
+mod browser;
+mod helpers;
+mod pages;
+mod sessions;

@@ -1,0 +1,244 @@
+//! Pages, roles, language, escaping, headers and snapshots.
+
+use axum::http::StatusCode;
+use insyn_portal::accounts::AccountRole;
+
+use crate::helpers::{PASSWORD, TestPortal, redact};
+
+#[tokio::test]
+async fn the_start_page_depends_on_the_role() {
+    let portal = TestPortal::new().await;
+    let mut anna = portal.logged_in("anna").await;
+    let page = anna.get("/").await;
+    assert!(
+        page.body
+            .contains("Du följer upp de utförare som Stockholm (0180) har avtal med.")
+    );
+    assert!(!page.body.contains("href=\"/admin/accounts\""));
+
+    let mut ivar = portal.logged_in("ivar").await;
+    let page = ivar.get("/").await;
+    assert!(page.body.contains("Du har nationell insyn"));
+
+    let mut ada = portal.logged_in("ada").await;
+    let page = ada.get("/").await;
+    assert!(page.body.contains("href=\"/admin/accounts\""));
+}
+
+#[tokio::test]
+async fn only_administrators_see_the_account_list() {
+    let portal = TestPortal::new().await;
+    for user in ["anna", "goran", "ivar"] {
+        let mut c = portal.logged_in(user).await;
+        let r = c.get("/admin/accounts").await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{user}");
+        assert!(r.body.contains("Du har inte behörighet"), "{user}");
+        assert!(
+            !r.body.contains("goran"),
+            "no account data leaks into the 403 page"
+        );
+    }
+    let mut ada = portal.logged_in("ada").await;
+    let r = ada.get("/admin/accounts").await;
+    assert_eq!(r.status, StatusCode::OK);
+    for name in ["anna", "goran", "ivar", "ada", "Göteborg (1480)"] {
+        assert!(r.body.contains(name), "{name}");
+    }
+    // Anonymous visitors are sent to log in, not told what exists.
+    let r = portal.client().get("/admin/accounts").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn unknown_pages_get_the_404_page() {
+    let portal = TestPortal::new().await;
+    let r = portal.client().get("/no/such/page").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("Sidan finns inte"));
+    assert!(r.body.contains("<html lang=\"sv\">"));
+    let mut c = portal.logged_in("anna").await;
+    let r = c.get("/reports/42").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        r.body.contains("Anna Granskare"),
+        "the layout knows who is logged in"
+    );
+}
+
+#[tokio::test]
+async fn anonymous_language_choice_is_kept_in_a_cookie() {
+    let portal = TestPortal::new().await;
+    let mut c = portal.client();
+    let csrf = c.csrf_of("/login").await;
+    let r = c
+        .post(
+            "/language",
+            &[
+                ("csrf_token", &csrf),
+                ("language", "en"),
+                ("next", "/login"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), Some("/login"));
+    let page = c.get("/login").await;
+    assert!(page.body.contains("<html lang=\"en\">"));
+    assert!(page.body.contains("<h1>Log in</h1>"));
+    // An unknown language is a bad request, not a crash.
+    let r = c
+        .post("/language", &[("csrf_token", &csrf), ("language", "xx")])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_accounts_language_is_stored_with_the_account() {
+    let portal = TestPortal::new().await;
+    let mut c = portal.logged_in("ivar").await;
+    let csrf = c.csrf_of("/account").await;
+    let r = c
+        .post(
+            "/language",
+            &[
+                ("csrf_token", &csrf),
+                ("language", "en"),
+                ("next", "/account"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = c.get("/account").await;
+    assert!(page.body.contains("<h1>My account</h1>"));
+    // A new login elsewhere (no language cookie) gets English too.
+    let mut other = portal.logged_in("ivar").await;
+    let page = other.get("/").await;
+    assert!(page.body.contains("Welcome, Ivar Inspektör"));
+    assert!(page.body.contains("<html lang=\"en\">"));
+}
+
+#[tokio::test]
+async fn user_supplied_text_is_escaped() {
+    let portal = TestPortal::new().await;
+    portal
+        .account(
+            "mallory",
+            "<script>alert(1)</script>\"'&",
+            AccountRole::Inspector,
+        )
+        .await;
+    let mut c = portal.logged_in("mallory").await;
+    for path in ["/", "/account", "/no-such-page"] {
+        let page = c.get(path).await;
+        assert!(!page.body.contains("<script>"), "{path}: {}", page.body);
+        assert!(
+            page.body
+                .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;&quot;&#x27;&amp;"),
+            "{path}: {}",
+            page.body
+        );
+    }
+    let mut ada = portal.logged_in("ada").await;
+    let page = ada.get("/admin/accounts").await;
+    assert!(!page.body.contains("<script>"));
+    // A username typed into the login form comes back escaped.
+    let mut anon = portal.client();
+    let page = anon
+        .login("<img src=x onerror=alert(1)>", "whatever password")
+        .await;
+    assert!(!page.body.contains("<img src=x"));
+    assert!(page.body.contains("&lt;img src=x onerror=alert(1)&gt;"));
+}
+
+#[tokio::test]
+async fn security_headers_are_on_every_response() {
+    let portal = TestPortal::new().await;
+    let mut c = portal.client();
+    let mut logged_in = portal.logged_in("anna").await;
+    let pages = [
+        c.get("/login").await,
+        c.get("/nope").await,
+        c.get("/static/portal.css").await,
+        c.post("/logout", &[]).await,
+        logged_in.get("/").await,
+    ];
+    for page in pages {
+        assert_eq!(
+            page.header("content-security-policy"),
+            Some(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+            )
+        );
+        assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(page.header("referrer-policy"), Some("same-origin"));
+        assert_eq!(page.header("x-frame-options"), Some("DENY"));
+        assert_eq!(
+            page.header("strict-transport-security"),
+            None,
+            "no HSTS on plain http"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pages_have_no_inline_scripts_or_styles() {
+    let portal = TestPortal::new().await;
+    let mut c = portal.logged_in("ada").await;
+    for path in ["/", "/account", "/admin/accounts", "/missing"] {
+        let body = c.get(path).await.body;
+        assert!(!body.contains("<script"), "{path}");
+        assert!(!body.contains("style="), "{path}");
+        assert!(!body.contains("<style"), "{path}");
+        assert!(!body.contains(" on"), "{path}: no event handler attributes");
+    }
+}
+
+#[tokio::test]
+async fn pages_are_not_cached_but_static_files_are() {
+    let portal = TestPortal::new().await;
+    let mut c = portal.logged_in("anna").await;
+    let page = c.get("/").await;
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let href_start = page.body.find("/static/portal.css?v=").expect("css link");
+    let href_end = page.body[href_start..].find('"').expect("end") + href_start;
+    let css = c.get(&page.body[href_start..href_end]).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(
+        css.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let unversioned = c.get("/static/portal.css").await;
+    assert_eq!(unversioned.header("cache-control"), Some("no-cache"));
+    assert_eq!(
+        c.get("/static/../Cargo.toml").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        c.get("/static/nope.css").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn snapshots_of_rendered_pages() {
+    let portal = TestPortal::new().await;
+    let mut anon = portal.client();
+    insta::assert_snapshot!("login", redact(&anon.get("/login").await.body));
+    let failed = anon.login("anna", "wrong password!").await;
+    insta::assert_snapshot!("login_failed", redact(&failed.body));
+
+    let mut anna = portal.logged_in("anna").await;
+    insta::assert_snapshot!("landing_auditor", redact(&anna.get("/").await.body));
+    insta::assert_snapshot!("account_auditor", redact(&anna.get("/account").await.body));
+    insta::assert_snapshot!("forbidden", redact(&anna.get("/admin/accounts").await.body));
+    insta::assert_snapshot!("not_found", redact(&anna.get("/nowhere").await.body));
+
+    let mut ivar = portal.logged_in("ivar").await;
+    insta::assert_snapshot!("landing_inspector", redact(&ivar.get("/").await.body));
+
+    let mut ada = portal.logged_in("ada").await;
+    let accounts = redact(&ada.get("/admin/accounts").await.body);
+    insta::assert_snapshot!("admin_accounts", accounts);
+    let _ = PASSWORD;
+}
