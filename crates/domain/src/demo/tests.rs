@@ -317,3 +317,26 @@ fn demo_keys_are_derived_from_the_seed() {
         }
     );
 }
+
+/// The server's seed (`insyn serve --demo`) at awkward moments: month ends in Swedish time, the
+/// nights the clocks change, a leap day. (A one-off sweep of 400 seeds and dates over seven years
+/// passed too; it is too slow to keep in an unoptimised test build.)
+#[test]
+fn the_servers_seed_works_at_awkward_moments() {
+    for now in [
+        datetime!(2026-03-31 21:59:59 UTC),
+        datetime!(2026-03-31 22:00:01 UTC),
+        datetime!(2026-03-29 01:00 UTC),
+        datetime!(2026-10-25 00:59 UTC),
+        datetime!(2028-02-29 12:00 UTC),
+        datetime!(2026-12-31 23:30 UTC),
+    ] {
+        run_through_the_rules(
+            &generate(&DemoConfig {
+                seed: 20_231_209,
+                now,
+            }),
+            false,
+        );
+    }
+}
