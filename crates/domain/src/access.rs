@@ -10,7 +10,8 @@
 //! - The public sees providers, contracts, the log itself (entries carry no personal data) and
 //!   aggregate figures, never a payload.
 //!
-//! Every read of a payload by a person is recorded ([`must_record_read`]).
+//! Every read of a payload by a person is recorded ([`must_record_read`]). Public figures come from
+//! [`crate::aggregate::Totals::public`], which hides small counts.
 
 use insyn_ledger::entry::ContractRef;
 use insyn_ledger::id::{MunicipalityCode, OrgNumber};
