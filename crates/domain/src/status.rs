@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use insyn_ledger::entry::Decision;
+use insyn_ledger::entry::{Body, ContractRef, Decision, Statement};
 use insyn_ledger::id::{Period, Sek};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -273,6 +273,56 @@ fn serialize_review<S: serde::Serializer>(
             st.end()
         }
     }
+}
+
+/// The reports, corrections and reviews of one contract, from statements in log order
+/// (`(leaf index, statement, integrated_at_ms)`). Report contents are left empty (`report: None`):
+/// the caller fills them in from the payloads it may read.
+#[must_use]
+pub fn events_for_contract<'a>(
+    contract: &ContractRef,
+    statements: impl IntoIterator<Item = (u64, &'a Statement, u64)>,
+) -> (Vec<ReportEvent>, Vec<ReviewEvent>) {
+    let mut reports: Vec<ReportEvent> = Vec::new();
+    let mut reviews = Vec::new();
+    for (index, statement, integrated_at_ms) in statements {
+        match statement.body() {
+            Body::ReportSubmitted {
+                contract: c,
+                period,
+            } if c == contract => {
+                reports.push(ReportEvent {
+                    index,
+                    period: *period,
+                    integrated_at_ms,
+                    supersedes: None,
+                    report: None,
+                });
+            }
+            Body::ReportCorrected {
+                contract: c,
+                period,
+                supersedes,
+            } if c == contract => reports.push(ReportEvent {
+                index,
+                period: *period,
+                integrated_at_ms,
+                supersedes: Some(*supersedes),
+                report: None,
+            }),
+            Body::ReportReviewed {
+                report, decision, ..
+            } if reports.iter().any(|r| r.index == *report) => {
+                reviews.push(ReviewEvent {
+                    index,
+                    report: *report,
+                    decision: *decision,
+                });
+            }
+            _ => {}
+        }
+    }
+    (reports, reviews)
 }
 
 /// `a` is more than 20 % above `b` (in whole numbers: 100·a > 120·b).

@@ -349,3 +349,93 @@ fn every_flag_is_documented_for_providers() {
         assert!(doc.contains(&format!("`{name}`")), "{name}");
     }
 }
+
+#[test]
+fn events_are_collected_from_statements_in_log_order() {
+    use insyn_ledger::entry::{Actor, AuditorRef, Body, ContractRef, Statement};
+    use insyn_ledger::keys::KeyId;
+
+    let mine = ContractRef {
+        municipality: "0180".parse().unwrap(),
+        reference: "A".parse().unwrap(),
+    };
+    let other = ContractRef {
+        municipality: "0180".parse().unwrap(),
+        reference: "B".parse().unwrap(),
+    };
+    let prov = Actor::Provider("5599123451".parse().unwrap());
+    let muni = Actor::Municipality("0180".parse().unwrap());
+    let auditor: AuditorRef = "a-1".parse().unwrap();
+    let st = |actor: &Actor, body: Body, payload: bool| {
+        Statement::new(
+            actor.clone(),
+            KeyId([0; 32]),
+            body,
+            payload.then_some([1; 32]),
+        )
+        .unwrap()
+    };
+    let log = [
+        st(
+            &prov,
+            Body::ReportSubmitted {
+                contract: mine.clone(),
+                period: p("2026-01"),
+            },
+            true,
+        ),
+        st(
+            &prov,
+            Body::ReportSubmitted {
+                contract: other.clone(),
+                period: p("2026-01"),
+            },
+            true,
+        ),
+        st(
+            &prov,
+            Body::ReportCorrected {
+                contract: mine.clone(),
+                period: p("2026-01"),
+                supersedes: 0,
+            },
+            true,
+        ),
+        st(
+            &muni,
+            Body::ReportReviewed {
+                report: 1,
+                decision: Decision::Accepted,
+                auditor: auditor.clone(),
+            },
+            false,
+        ),
+        st(
+            &muni,
+            Body::ReportReviewed {
+                report: 2,
+                decision: Decision::Flagged,
+                auditor,
+            },
+            false,
+        ),
+    ];
+    let (reports, reviews) = events_for_contract(
+        &mine,
+        log.iter()
+            .enumerate()
+            .map(|(i, s)| (i as u64, s, 1_000 * i as u64)),
+    );
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| (r.index, r.supersedes))
+            .collect::<Vec<_>>(),
+        vec![(0, None), (2, Some(0))]
+    );
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(
+        (reviews[0].index, reviews[0].report, reviews[0].decision),
+        (4, 2, Decision::Flagged)
+    );
+}
