@@ -102,6 +102,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     ledger: Ledger,
+    demo: Option<crate::demo::DemoSummary>,
 }
 
 impl Application {
@@ -110,7 +111,12 @@ impl Application {
     /// # Errors
     /// Anything that keeps the server from starting.
     pub async fn build(args: &ServeArgs) -> Result<Self> {
-        let ledger = Ledger::open(&args.data).await?;
+        let (ledger, demo) = if args.demo {
+            let (ledger, summary) = crate::demo::open(&args.data).await?;
+            (ledger, Some(summary))
+        } else {
+            (Ledger::open(&args.data).await?, None)
+        };
         let api = insyn_api::router(ApiState {
             store: ledger.store.clone(),
             log: Arc::new(ledger.signer.verifier().clone()),
@@ -128,7 +134,7 @@ impl Application {
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        Ok(Self { listener, router, ledger })
+        Ok(Self { listener, router, ledger, demo })
     }
 
     /// The address the server listens on (useful with port 0).
@@ -145,13 +151,19 @@ impl Application {
         &self.ledger
     }
 
+    /// What `--demo` did, when it was given.
+    #[must_use]
+    pub fn demo(&self) -> Option<&crate::demo::DemoSummary> {
+        self.demo.as_ref()
+    }
+
     /// Serves until SIGTERM or Ctrl-C, then stops accepting connections, lets requests in flight
     /// finish, and lets the sequencer integrate what it has already queued before returning.
     ///
     /// # Errors
     /// When serving fails.
     pub async fn run_until_stopped(self) -> Result<()> {
-        let Self { listener, router, ledger } = self;
+        let Self { listener, router, ledger, .. } = self;
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

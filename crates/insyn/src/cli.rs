@@ -68,6 +68,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
             args.data.data_dir.join(crate::app::LOG_KEY_FILE).display()
         );
     }
+    if let Some(demo) = app.demo() {
+        if demo.written > 0 {
+            println!("demo: wrote {} synthetic entries through the sequencer", demo.written);
+        }
+        println!("demo accounts for the portal (synthetic data, demo passwords):");
+        for a in &demo.accounts {
+            println!("  {:<20} password {:<28} {}", a.username, a.password, a.description);
+        }
+    }
     println!("log origin: {}", ledger.signer.verifier().name());
     println!("log verifier key: {}", ledger.signer.verifier_key());
     println!("listening on http://{}", app.local_addr()?);
