@@ -959,7 +959,7 @@ impl Figures {
             schema_version: SCHEMA_VERSION,
             contract: ContractId {
                 municipality: contract.municipality,
-                reference: contract.reference.as_str().to_owned(),
+                reference: contract.reference.clone(),
             },
             period,
             provider,

@@ -16,6 +16,7 @@ mod validate;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 
+use insyn_ledger::entry::{ContractRef, ContractReference};
 use insyn_ledger::id::{CountyCode, MunicipalityCode, OrgNumber, Period};
 use serde::{Deserialize, Serialize};
 
@@ -93,9 +94,29 @@ pub struct Report {
 pub struct ContractId {
     /// The contracting municipality.
     pub municipality: MunicipalityCode,
-    /// The municipality's reference for the contract: 1 to 64 characters of `A-Z a-z 0-9 . _ -`.
-    #[serde(deserialize_with = "bounded::reference")]
-    pub reference: String,
+    /// The municipality's reference for the contract: 1 to 64 characters of `A-Z a-z 0-9 . _ -`,
+    /// the ledger's own type, so a report and a statement can never spell a contract differently.
+    pub reference: ContractReference,
+}
+
+impl ContractId {
+    /// The ledger's name for the same contract.
+    #[must_use]
+    pub fn to_contract_ref(&self) -> ContractRef {
+        ContractRef {
+            municipality: self.municipality,
+            reference: self.reference.clone(),
+        }
+    }
+}
+
+impl From<&ContractRef> for ContractId {
+    fn from(c: &ContractRef) -> Self {
+        Self {
+            municipality: c.municipality,
+            reference: c.reference.clone(),
+        }
+    }
 }
 
 /// Participants by stage during the month.
@@ -320,20 +341,6 @@ mod bounded {
 
     pub(super) fn delivered<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         text(d, super::MAX_DELIVERED_CHARS, "delivered")
-    }
-
-    pub(super) fn reference<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        let s = text(d, super::MAX_CONTRACT_REFERENCE_CHARS, "reference")?;
-        if s.is_empty()
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-        {
-            return Err(D::Error::custom(
-                "a contract reference is 1 to 64 characters of A-Z a-z 0-9 . _ -",
-            ));
-        }
-        Ok(s)
     }
 }
 

@@ -376,15 +376,24 @@ fn hostile_input_is_refused_cheaply() {
 
 #[test]
 fn report_must_match_its_statement() {
+    use insyn_ledger::entry::ContractRef;
     let r = validate_report(example_report_json().as_bytes()).unwrap();
-    let sthlm = "0180".parse().unwrap();
+    let contract = ContractRef {
+        municipality: "0180".parse().unwrap(),
+        reference: "SOC-2025-017".parse().unwrap(),
+    };
+    assert_eq!(r.contract.to_contract_ref(), contract);
+    assert_eq!(ContractId::from(&contract), r.contract);
     let p = "2026-03".parse().unwrap();
     let provider = "5599123451".parse().unwrap();
-    assert!(check_against_statement(&r, sthlm, "SOC-2025-017", p, &provider).is_ok());
+    assert!(check_against_statement(&r, &contract, p, &provider).is_ok());
+    let elsewhere = ContractRef {
+        municipality: "1480".parse().unwrap(),
+        ..contract
+    };
     let e = check_against_statement(
         &r,
-        "1480".parse().unwrap(),
-        "SOC-2025-017",
+        &elsewhere,
         "2026-04".parse().unwrap(),
         &"8025001234".parse().unwrap(),
     )

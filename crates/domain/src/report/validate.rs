@@ -26,7 +26,8 @@
 
 use std::sync::LazyLock;
 
-use insyn_ledger::id::{CountyCode, IdError, MunicipalityCode, OrgNumber, Period};
+use insyn_ledger::entry::ContractRef;
+use insyn_ledger::id::{CountyCode, IdError, OrgNumber, Period};
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
@@ -423,18 +424,19 @@ pub fn days_in_month(p: Period) -> u8 {
 /// One [`ReportError`] per field that differs (codes `statement_mismatch`).
 pub fn check_against_statement(
     report: &Report,
-    municipality: MunicipalityCode,
-    reference: &str,
+    contract: &ContractRef,
     period: Period,
     provider: &OrgNumber,
 ) -> Result<(), ReportErrors> {
     let mut errors = Vec::new();
-    if report.contract.municipality != municipality || report.contract.reference != reference {
+    if report.contract.to_contract_ref() != *contract {
         errors.push(ReportError::new(
             "/contract",
             Code::StatementMismatch,
-            format!("the report is about contract {}/{}, but the signed statement names {municipality}/{reference}",
-                report.contract.municipality, report.contract.reference),
+            format!(
+                "the report is about contract {}, but the signed statement names {contract}",
+                report.contract.to_contract_ref()
+            ),
         ));
     }
     if report.period != period {
@@ -507,12 +509,6 @@ pub fn validate_report_for(
             "reports are signed by their provider",
         )]));
     };
-    check_against_statement(
-        &report,
-        contract.municipality,
-        contract.reference.as_str(),
-        period,
-        provider,
-    )?;
+    check_against_statement(&report, contract, period, provider)?;
     Ok(report)
 }
