@@ -112,13 +112,25 @@ pub async fn create_account<C: ConnectionTrait>(
     new: NewAccount,
     cost: PasswordCost,
 ) -> Result<i32, CreateAccountError> {
+    create_account_at(db, new, cost, Clock::system().now_ms()).await
+}
+
+/// [`create_account`] with a given creation time (Unix milliseconds), for demo data and tests.
+///
+/// # Errors
+/// As [`create_account`].
+pub async fn create_account_at<C: ConnectionTrait>(
+    db: &C,
+    new: NewAccount,
+    cost: PasswordCost,
+    created_at: i64,
+) -> Result<i32, CreateAccountError> {
     let username = normalize_username(&new.username)?;
     let display_name = check_display_name(&new.display_name)?.to_owned();
     check_password(&new.password)?;
     let hash = password::hash(Arc::from(new.password.as_str()), cost)
         .await
         .map_err(|e| CreateAccountError::Internal(e.to_string()))?;
-    let created_at = Clock::system().now_ms();
     store::insert_account(
         db,
         &store::NewAccount {

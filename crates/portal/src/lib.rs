@@ -21,7 +21,7 @@
 //!
 //! Code map: [`router`] wires the routes and layers; `session` owns sessions, CSRF and the
 //! request context; `pages` the handlers; `render` the template environment; [`accounts`]
-//! account creation and login; [`chart`] SVG charts; [`format`] Swedish formatting; [`i18n`]
+//! account creation and login; [`chart`] SVG charts; [`csv`] CSV downloads; [`paging`] list pages; [`format`] Swedish formatting; [`i18n`]
 //! the message catalogues; `security` the response headers; `error` the one error type.
 //!
 //! Architecture invariant: the portal never builds a database query; it calls
@@ -32,10 +32,12 @@ pub mod accounts;
 mod assets;
 pub mod chart;
 mod config;
+pub mod csv;
 mod error;
 pub mod format;
 pub mod i18n;
 mod pages;
+pub mod paging;
 mod password;
 mod render;
 mod security;
@@ -63,6 +65,7 @@ pub fn router(state: PortalState) -> Router {
         .route("/account", get(pages::account))
         .route("/language", post(pages::language))
         .route("/admin/accounts", get(pages::admin_accounts))
+        .route("/admin/accounts.csv", get(pages::admin_accounts_csv))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

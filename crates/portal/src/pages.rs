@@ -8,10 +8,13 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
+use insyn_domain::access;
 use insyn_store::accounts::{self as store, AccountRole};
 
 use crate::accounts::{self, LoginOutcome};
+use crate::csv::Csv;
 use crate::error::{Error, ErrorPage, bare_error_response};
+use crate::format;
 use crate::i18n::Language;
 use crate::session::{self, CookieNames, LoggedIn, RequestContext};
 use crate::state::PortalState;
@@ -32,7 +35,7 @@ fn nav(ctx: &RequestContext) -> Vec<NavItem> {
     };
     let path = ctx.path.split('?').next().unwrap_or("/");
     let mut items = vec![("/", "nav.start")];
-    if user.account.role == AccountRole::Administrator {
+    if access::can_manage_accounts(&user.role()) {
         items.push(("/admin/accounts", "nav.accounts"));
     }
     items.push(("/account", "nav.account"));
@@ -59,7 +62,6 @@ struct UserView {
     role: &'static str,
     /// `Stockholm (0180)` for an auditor.
     municipality: Option<String>,
-    is_admin: bool,
 }
 
 fn user_view(account: &store::Account) -> UserView {
@@ -71,7 +73,6 @@ fn user_view(account: &store::Account) -> UserView {
             .role
             .municipality()
             .map(|m| format!("{} ({})", m.name(), m.code())),
-        is_admin: account.role == AccountRole::Administrator,
     }
 }
 
@@ -373,7 +374,7 @@ pub(crate) async fn admin_accounts(
     State(state): State<PortalState>,
     LoggedIn { user, ctx }: LoggedIn,
 ) -> Result<Response, Error> {
-    if user.account.role != AccountRole::Administrator {
+    if !access::can_manage_accounts(&user.role()) {
         return Err(Error::Forbidden);
     }
     let accounts: Vec<Value> = store::list_accounts(state.db())
@@ -399,6 +400,48 @@ pub(crate) async fn admin_accounts(
         "admin_accounts.html",
         context! { accounts => accounts },
     )
+}
+
+/// `GET /admin/accounts.csv`: the same list as a spreadsheet.
+pub(crate) async fn admin_accounts_csv(
+    State(state): State<PortalState>,
+    LoggedIn { user, ctx }: LoggedIn,
+) -> Result<Response, Error> {
+    if !access::can_manage_accounts(&user.role()) {
+        return Err(Error::Forbidden);
+    }
+    let t = |key: &str| state.ui().translate(ctx.lang, key);
+    let mut csv = Csv::new([
+        t("account.username")?,
+        t("account.display_name")?,
+        t("account.role")?,
+        t("account.municipality")?,
+        t("account.language")?,
+        t("admin.accounts.status")?,
+        t("account.created")?,
+    ]);
+    for a in store::list_accounts(state.db()).await? {
+        let status = if a.disabled {
+            "admin.accounts.disabled"
+        } else {
+            "admin.accounts.active"
+        };
+        csv.row([
+            a.username.clone(),
+            a.display_name.clone(),
+            t(role_key(a.role))?,
+            a.role
+                .municipality()
+                .map(|m| format!("{} {}", m.code(), m.name()))
+                .unwrap_or_default(),
+            a.language.clone(),
+            t(status)?,
+            format::from_unix_ms(a.created_at)
+                .map(|d| format::date_iso(format::stockholm_time(d).date()))
+                .unwrap_or_default(),
+        ]);
+    }
+    Ok(csv.into_download("insyn-konton.csv"))
 }
 
 /// Every path no route knows.

@@ -78,11 +78,14 @@ pub(crate) struct Ui {
     source: Source,
 }
 
+/// An environment with the catalogues its `t` function uses.
+type Loaded = (Arc<Environment<'static>>, Arc<Catalogues>);
+
 enum Source {
-    Embedded(Arc<Environment<'static>>),
+    Embedded(Loaded),
     Disk {
         web_dir: PathBuf,
-        cache: Mutex<Option<(Vec<FileStamp>, Arc<Environment<'static>>)>>,
+        cache: Mutex<Option<(Vec<FileStamp>, Loaded)>>,
     },
 }
 
@@ -100,8 +103,9 @@ impl Ui {
         let sources = EMBEDDED_TEMPLATES
             .iter()
             .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()));
+        let env = Arc::new(build(sources, Arc::clone(&catalogues))?);
         Ok(Ui {
-            source: Source::Embedded(Arc::new(build(sources, catalogues)?)),
+            source: Source::Embedded((env, catalogues)),
         })
     }
 
@@ -118,29 +122,36 @@ impl Ui {
         Ok(ui)
     }
 
-    fn env(&self) -> Result<Arc<Environment<'static>>, TemplateSetupError> {
+    fn env(&self) -> Result<Loaded, TemplateSetupError> {
         match &self.source {
-            Source::Embedded(env) => Ok(Arc::clone(env)),
+            Source::Embedded((env, c)) => Ok((Arc::clone(env), Arc::clone(c))),
             Source::Disk { web_dir, cache } => {
                 let stamps = stamps(web_dir)?;
                 let mut guard = cache
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if let Some((old, env)) = guard.as_ref()
+                if let Some((old, (env, c))) = guard.as_ref()
                     && *old == stamps
                 {
-                    return Ok(Arc::clone(env));
+                    return Ok((Arc::clone(env), Arc::clone(c)));
                 }
-                let env = Arc::new(load_dir(web_dir)?);
-                *guard = Some((stamps, Arc::clone(&env)));
-                Ok(env)
+                let (env, c) = load_dir(web_dir)?;
+                let env = Arc::new(env);
+                *guard = Some((stamps, (Arc::clone(&env), Arc::clone(&c))));
+                Ok((env, c))
             }
         }
     }
 
+    /// The message in `lang` for `key` (for text made outside templates, e.g. CSV headers).
+    pub(crate) fn translate(&self, lang: Language, key: &str) -> Result<String, Error> {
+        let (_, catalogues) = self.env().map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(catalogues.translate(lang, key, &[]))
+    }
+
     /// Renders template `name` with `ctx`.
     pub(crate) fn render(&self, name: &str, ctx: Value) -> Result<String, Error> {
-        let env = self.env().map_err(|e| Error::Internal(e.to_string()))?;
+        let (env, _) = self.env().map_err(|e| Error::Internal(e.to_string()))?;
         let template = env.get_template(name)?;
         Ok(template.render(ctx)?)
     }
@@ -167,7 +178,7 @@ fn stamps(web_dir: &Path) -> Result<Vec<FileStamp>, TemplateSetupError> {
     Ok(out)
 }
 
-fn load_dir(web_dir: &Path) -> Result<Environment<'static>, TemplateSetupError> {
+fn load_dir(web_dir: &Path) -> Result<(Environment<'static>, Arc<Catalogues>), TemplateSetupError> {
     let catalogues = Arc::new(Catalogues::load_dir(&web_dir.join("i18n"))?);
     let dir = web_dir.join("templates");
     let io = |source| TemplateSetupError::Io {
@@ -189,7 +200,8 @@ fn load_dir(web_dir: &Path) -> Result<Environment<'static>, TemplateSetupError> 
         })?;
         sources.push((name.to_owned(), text));
     }
-    build(sources.into_iter(), catalogues)
+    let env = build(sources.into_iter(), Arc::clone(&catalogues))?;
+    Ok((env, catalogues))
 }
 
 /// Builds an environment from `(name, source)` pairs.
@@ -378,6 +390,53 @@ mod tests {
                 assert!(catalogues.contains(key), "{name}: unknown key {key:?}");
             }
         }
+    }
+
+    #[test]
+    fn macros_render_charts_statuses_and_pagers() {
+        let catalogues = Arc::new(Catalogues::embedded().expect("catalogues"));
+        let sources = EMBEDDED_TEMPLATES
+            .iter()
+            .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
+            .chain(std::iter::once((
+                "page.html".to_owned(),
+                r#"{% import "macros.html" as m %}{{ m.chart(chart, t('chart.show_table')) }}{{ m.status("late", t('status.late')) }}{{ m.pager(pager, t('pager.label'), t('pager.prev'), t('pager.next'), t('pager.page', page=pager.page)) }}"#.to_owned(),
+            )));
+        let env = build(sources, catalogues).expect("env");
+        let chart = crate::chart::Chart {
+            kind: crate::chart::ChartKind::Bar,
+            id: "caseload".to_owned(),
+            title: "Aktiva deltagare".to_owned(),
+            description: "Antal aktiva deltagare per månad".to_owned(),
+            category_label: "Månad".to_owned(),
+            categories: vec!["2026-01".to_owned(), "2026-02".to_owned()],
+            series: vec![crate::chart::Series {
+                name: "Aktiva".to_owned(),
+                values: vec![Some(12), Some(1_500)],
+            }],
+            unit: crate::chart::Unit::Count,
+        }
+        .render(Language::Sv);
+        let pager = crate::paging::Pager::new(
+            "/reports",
+            crate::paging::PageQuery {
+                page: Some(2),
+                per_page: None,
+            },
+            true,
+            &[],
+        );
+        let html = env
+            .get_template("page.html")
+            .and_then(|t| t.render(context! { lang => "sv", chart => chart, pager => pager }))
+            .expect("render");
+        assert!(html.contains("<svg "), "{html}");
+        assert!(html.contains("<summary>Visa siffrorna som tabell</summary>"));
+        assert!(html.contains("<td class=\"num\">1\u{a0}500</td>"), "{html}");
+        assert!(html.contains("<span class=\"status status-late\">Försenad</span>"));
+        assert!(html.contains("rel=\"prev\">Föregående sida</a>"));
+        assert!(html.contains("Sida 2"));
+        insta::assert_snapshot!(html);
     }
 
     #[test]

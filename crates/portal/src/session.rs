@@ -45,6 +45,19 @@ pub(crate) struct CurrentUser {
     pub(crate) expires_at: i64,
 }
 
+impl CurrentUser {
+    /// The account's role in the shared access policy (`insyn_domain::access`), which every
+    /// page asks before showing anything.
+    pub(crate) fn role(&self) -> insyn_domain::access::Role {
+        use insyn_domain::access::Role;
+        match self.account.role {
+            insyn_store::accounts::AccountRole::Auditor(m) => Role::Auditor(m),
+            insyn_store::accounts::AccountRole::Inspector => Role::Inspector,
+            insyn_store::accounts::AccountRole::Administrator => Role::Administrator,
+        }
+    }
+}
+
 /// What every handler and page knows about the request.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestContext {

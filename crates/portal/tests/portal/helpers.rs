@@ -10,7 +10,7 @@ use axum::http::{Request, Response, StatusCode, header};
 use tower::ServiceExt;
 
 use insyn_ledger::id::MunicipalityCode;
-use insyn_portal::accounts::{AccountRole, NewAccount, create_account};
+use insyn_portal::accounts::{AccountRole, NewAccount, create_account_at};
 use insyn_portal::i18n::Language;
 use insyn_portal::{Clock, PasswordCost, PortalConfig, PortalState};
 
@@ -82,7 +82,7 @@ impl TestPortal {
         display_name: &str,
         role: AccountRole,
     ) -> i32 {
-        create_account(
+        create_account_at(
             self.state.db(),
             NewAccount {
                 username: username.to_owned(),
@@ -92,6 +92,7 @@ impl TestPortal {
                 password: PASSWORD.to_owned(),
             },
             PasswordCost::INSECURE_FOR_TESTS,
+            START_MS - 86_400_000,
         )
         .await
         .expect("create account")

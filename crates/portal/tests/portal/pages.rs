@@ -242,3 +242,79 @@ async fn snapshots_of_rendered_pages() {
     insta::assert_snapshot!("admin_accounts", accounts);
     let _ = PASSWORD;
 }
+
+#[tokio::test]
+async fn administrators_can_download_the_account_list_as_csv() {
+    let portal = TestPortal::new().await;
+    portal
+        .account(
+            "eve",
+            "=HYPERLINK(\"http://evil.example\")",
+            AccountRole::Inspector,
+        )
+        .await;
+    let mut ada = portal.logged_in("ada").await;
+    let r = ada.get("/admin/accounts.csv").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"insyn-konton.csv\"")
+    );
+    assert!(
+        r.body
+            .starts_with("\u{feff}Användarnamn;Namn;Roll;Kommun;Språk;Status;Skapat\r\n")
+    );
+    assert!(
+        r.body
+            .contains("anna;Anna Granskare;Granskare;0180 Stockholm;sv;Aktivt;")
+    );
+    assert!(
+        r.body
+            .contains("\"'=HYPERLINK(\"\"http://evil.example\"\")\""),
+        "{}",
+        r.body
+    );
+
+    let mut anna = portal.logged_in("anna").await;
+    assert_eq!(
+        anna.get("/admin/accounts.csv").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_template_error_is_a_500_page_not_a_panic() {
+    // Development mode: a copy of web/ that the test can break while the portal runs.
+    let web = tempfile::tempdir().expect("tempdir");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    for sub in ["templates", "i18n", "static"] {
+        std::fs::create_dir_all(web.path().join(sub)).expect("mkdir");
+        for entry in std::fs::read_dir(source.join(sub)).expect("read web") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().expect("name");
+            std::fs::copy(&path, web.path().join(sub).join(name)).expect("copy");
+        }
+    }
+    let portal = TestPortal::with_config(insyn_portal::PortalConfig {
+        web_dir: Some(web.path().to_owned()),
+        ..insyn_portal::PortalConfig::default()
+    })
+    .await;
+    let mut c = portal.logged_in("anna").await;
+    assert_eq!(c.get("/").await.status, StatusCode::OK);
+    std::fs::write(
+        web.path().join("templates/landing.html"),
+        "{% extends \"base.html\" %}{% block content %}{{ no_such_variable.field }}{% endblock %}",
+    )
+    .expect("break the template");
+    let r = c.get("/").await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.body.contains("Något gick fel"), "{}", r.body);
+    assert!(
+        !r.body.contains("no_such_variable"),
+        "internal causes are not shown"
+    );
+    // Other pages still work.
+    assert_eq!(c.get("/account").await.status, StatusCode::OK);
+}
