@@ -40,7 +40,12 @@ impl TestPortal {
             "sqlite://{}?mode=rwc",
             dir.path().join("insyn.db").display()
         );
-        let store = insyn_store::Store::connect(&url).await.expect("store");
+        Self::at(&url, config, dir).await
+    }
+
+    /// A portal on the database at `url` (already created and empty).
+    pub(crate) async fn at(url: &str, config: PortalConfig, dir: tempfile::TempDir) -> Self {
+        let store = insyn_store::Store::connect(url).await.expect("store");
         let config = PortalConfig {
             password_cost: PasswordCost::INSECURE_FOR_TESTS,
             ..config
@@ -263,4 +268,72 @@ pub(crate) fn redact(html: &str) -> String {
         text = out;
     }
     text
+}
+
+/// A fresh PostgreSQL database for one test, dropped by [`PgDatabase::drop_now`]; `None` (with a
+/// loud SKIPPED line) when `INSYN_TEST_DATABASE_URL` is not set, and a failure under `CI=true`.
+pub(crate) struct PgDatabase {
+    admin: sea_orm::DatabaseConnection,
+    name: String,
+    pub(crate) url: String,
+}
+
+impl PgDatabase {
+    pub(crate) async fn create(test: &str) -> Option<Self> {
+        use sea_orm::ConnectionTrait;
+        let Some(admin_url) = std::env::var("INSYN_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "PostgreSQL portal tests cannot be skipped under CI=true: set INSYN_TEST_DATABASE_URL"
+                );
+            }
+            eprintln!(
+                "!!!!!!!! PostgreSQL portal test {test} SKIPPED: set INSYN_TEST_DATABASE_URL !!!!!!!!"
+            );
+            return None;
+        };
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "insyn_portal_{}_{}_{}",
+            test.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(20)
+                .collect::<String>(),
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        )
+        .to_ascii_lowercase();
+        let admin = sea_orm::Database::connect(admin_url.as_str())
+            .await
+            .expect("connect to PostgreSQL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let (base, query) = match admin_url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (admin_url.as_str(), None),
+        };
+        let scheme_end = base.find("://").map_or(0, |i| i + 3);
+        let host_end = base[scheme_end..]
+            .find('/')
+            .map_or(base.len(), |i| scheme_end + i);
+        let mut url = format!("{}/{name}", &base[..host_end]);
+        if let Some(q) = query {
+            url.push('?');
+            url.push_str(q);
+        }
+        Some(PgDatabase { admin, name, url })
+    }
+
+    pub(crate) async fn drop_now(self) {
+        use sea_orm::ConnectionTrait;
+        self.admin
+            .execute_unprepared(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+            .await
+            .expect("drop test database");
+    }
 }

@@ -355,3 +355,52 @@ async fn a_disabled_account_loses_its_sessions_and_cannot_log_in() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("Fel användarnamn eller lösenord"));
 }
+
+/// The account and session queries on PostgreSQL: login, the same answer for wrong passwords,
+/// throttling, a duplicate username, logout.
+#[tokio::test]
+async fn accounts_and_sessions_work_on_postgresql() {
+    let Some(db) = crate::helpers::PgDatabase::create("sessions").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let portal = TestPortal::at(&db.url, PortalConfig::default(), dir).await;
+    let mut c = portal.logged_in("anna").await;
+    assert!(c.get("/").await.body.contains("Välkommen, Anna Granskare"));
+    let duplicate = insyn_portal::accounts::create_account(
+        portal.state.db(),
+        insyn_portal::accounts::NewAccount {
+            username: "ANNA".into(),
+            display_name: "Another Anna".into(),
+            role: insyn_portal::accounts::AccountRole::Inspector,
+            language: insyn_portal::i18n::Language::En,
+            password: PASSWORD.into(),
+        },
+        insyn_portal::PasswordCost::INSECURE_FOR_TESTS,
+    )
+    .await;
+    assert!(matches!(
+        duplicate,
+        Err(insyn_portal::accounts::CreateAccountError::UsernameTaken(_))
+    ));
+
+    let mut bad = portal.client();
+    for _ in 0..5 {
+        assert_eq!(
+            bad.login("ivar", "not the password").await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        bad.login("ivar", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    let csrf = c.csrf_of("/account").await;
+    assert_eq!(
+        c.post("/logout", &[("csrf_token", &csrf)]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(c.get("/").await.status, StatusCode::SEE_OTHER);
+    db.drop_now().await;
+}
