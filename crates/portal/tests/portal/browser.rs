@@ -33,11 +33,13 @@ fn skip_or_fail(why: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("browser test cannot run under CI=true: {why}");
     }
-    eprintln!();
-    eprintln!("==================================================================");
-    eprintln!("SKIPPED: portal browser test: {why}");
-    eprintln!("==================================================================");
-    eprintln!();
+    // Written to the real stderr, not through `eprintln!`, which the test harness captures
+    // and hides for passing tests.
+    let line = "=".repeat(72);
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("\n{line}\nSKIPPED: portal browser test: {why}\n{line}\n\n").as_bytes(),
+    );
 }
 
 /// axe-core's source, installing it with `npm ci` first if needed.
