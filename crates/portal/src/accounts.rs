@@ -219,6 +219,11 @@ pub(crate) async fn login<C: ConnectionTrait>(
     };
     let ok = password::verify(Arc::from(password), stored, config.password_cost).await?;
     store::record_login_attempt(db, &username, client_addr, now, ok && account.is_some()).await?;
+    // Attempts older than the window no longer count; deleting them on every attempt keeps the
+    // table at one window's worth of rows even under a flood of guesses.
+    if let Err(e) = store::prune_login_attempts(db, since).await {
+        tracing::warn!(error = %e, "could not prune login attempts");
+    }
     let Some(account) = account.filter(|_| ok) else {
         tracing::info!(username, client_addr, "login failed");
         return Ok(LoginOutcome::Failed);
@@ -242,9 +247,6 @@ pub(crate) async fn login<C: ConnectionTrait>(
     let idle_cutoff = now.saturating_sub(millis(config.session_idle));
     if let Err(e) = store::delete_expired_sessions(db, now, idle_cutoff).await {
         tracing::warn!(error = %e, "could not delete expired sessions");
-    }
-    if let Err(e) = store::prune_login_attempts(db, since).await {
-        tracing::warn!(error = %e, "could not prune login attempts");
     }
     tracing::info!(username, "login");
     Ok(LoginOutcome::Success { token })

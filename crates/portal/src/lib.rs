@@ -55,6 +55,78 @@ pub use render::TemplateSetupError;
 pub use security::{CONTENT_SECURITY_POLICY, STRICT_TRANSPORT_SECURITY};
 pub use state::{PortalState, StartError};
 
+/// Who may open a route; the authorization test matrix checks every route for every role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Anyone, logged in or not (login page, language switch).
+    Everyone,
+    /// Any logged-in account; anonymous visitors are sent to the login page.
+    LoggedIn,
+    /// Accounts the access policy lets manage accounts (administrators).
+    AccountManagers,
+}
+
+/// A route of the portal and who may use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// The path (an example path for routes with parameters).
+    pub path: &'static str,
+    /// Who may use it.
+    pub audience: Audience,
+}
+
+/// Every route [`router`] serves, for the authorization matrix test. A new page adds its
+/// route here and in [`router`].
+pub const ROUTES: &[RouteInfo] = &[
+    RouteInfo {
+        method: "GET",
+        path: "/",
+        audience: Audience::LoggedIn,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/login",
+        audience: Audience::Everyone,
+    },
+    RouteInfo {
+        method: "POST",
+        path: "/login",
+        audience: Audience::Everyone,
+    },
+    RouteInfo {
+        method: "POST",
+        path: "/logout",
+        audience: Audience::Everyone,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/account",
+        audience: Audience::LoggedIn,
+    },
+    RouteInfo {
+        method: "POST",
+        path: "/language",
+        audience: Audience::Everyone,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/admin/accounts",
+        audience: Audience::AccountManagers,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/admin/accounts.csv",
+        audience: Audience::AccountManagers,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/static/portal.css",
+        audience: Audience::Everyone,
+    },
+];
+
 /// The portal's routes, for mounting at `/` beside the API (which owns `/api/…`,
 /// `/checkpoint` and `/tile/…`).
 pub fn router(state: PortalState) -> Router {

@@ -318,3 +318,56 @@ async fn a_template_error_is_a_500_page_not_a_panic() {
     // Other pages still work.
     assert_eq!(c.get("/account").await.status, StatusCode::OK);
 }
+
+/// Every GET route × every role: the page, a redirect to the login page, or 403. Every POST
+/// route × every role: refused without the CSRF token.
+#[tokio::test]
+async fn authorization_matrix_of_every_route_and_role() {
+    use insyn_portal::{Audience, ROUTES};
+    let portal = TestPortal::new().await;
+    let roles: [(&str, Option<&str>); 5] = [
+        ("anonymous", None),
+        ("auditor", Some("anna")),
+        ("auditor of another municipality", Some("goran")),
+        ("inspector", Some("ivar")),
+        ("administrator", Some("ada")),
+    ];
+    for (role, username) in roles {
+        let mut c = match username {
+            Some(u) => portal.logged_in(u).await,
+            None => portal.client(),
+        };
+        for route in ROUTES {
+            if route.method == "POST" {
+                let r = c.post(route.path, &[]).await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::FORBIDDEN,
+                    "{role}: POST {} without CSRF",
+                    route.path
+                );
+                continue;
+            }
+            let r = c.get(route.path).await;
+            let expected = match (route.audience, username) {
+                (Audience::Everyone, _) if route.path == "/login" && username.is_some() => {
+                    StatusCode::SEE_OTHER
+                }
+                (Audience::Everyone, _) => StatusCode::OK,
+                (_, None) => StatusCode::SEE_OTHER,
+                (Audience::LoggedIn, Some(_)) => StatusCode::OK,
+                (Audience::AccountManagers, Some("ada")) => StatusCode::OK,
+                (Audience::AccountManagers, Some(_)) => StatusCode::FORBIDDEN,
+            };
+            assert_eq!(r.status, expected, "{role}: GET {}", route.path);
+            if expected == StatusCode::SEE_OTHER && username.is_none() {
+                assert!(
+                    r.header("location")
+                        .is_some_and(|l| l.starts_with("/login?next=")),
+                    "{role}: GET {} goes to the login page",
+                    route.path
+                );
+            }
+        }
+    }
+}
