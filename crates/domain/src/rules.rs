@@ -240,6 +240,9 @@ pub struct Registry {
     contract_numbers: HashMap<ContractRef, ContractNo>,
     contracts: Vec<ContractInfo>,
     reports: HashMap<(ContractNo, Period), ReportVersions>,
+    /// The corrections of corrected reports only, in order (most reports are never corrected, so
+    /// this costs nothing for them).
+    corrections: HashMap<(ContractNo, Period), Vec<u64>>,
     /// Every report and correction leaf, in increasing leaf order (entries are applied in log
     /// order), for finding what a correction or review points at by binary search.
     report_leaves: Vec<(u64, ContractNo, Period)>,
@@ -355,6 +358,27 @@ impl Registry {
             .ok()?;
         let (_, n, period) = self.report_leaves[i];
         Some((self.contract_info(n)?, period))
+    }
+
+    /// Leaf indices of every version of the report for one contract and period: the original,
+    /// then each correction in order. Empty when nothing was submitted.
+    #[must_use]
+    pub fn versions(&self, c: &ContractRef, period: Period) -> Vec<u64> {
+        let Some(n) = self.contract_no(c) else {
+            return Vec::new();
+        };
+        let Some(v) = self.reports.get(&(n, period)) else {
+            return Vec::new();
+        };
+        let mut out = vec![v.original];
+        out.extend(
+            self.corrections
+                .get(&(n, period))
+                .into_iter()
+                .flatten()
+                .copied(),
+        );
+        out
     }
 
     /// Number of reports and corrections applied.
@@ -755,6 +779,10 @@ impl Registry {
                 if let Some(v) = self.reports.get_mut(&(n, *period)) {
                     v.latest = index;
                     v.corrections = v.corrections.saturating_add(1);
+                    self.corrections
+                        .entry((n, *period))
+                        .or_default()
+                        .push(index);
                     self.push_leaf(index, n, *period);
                 }
             }

@@ -403,6 +403,8 @@ fn report_rules() {
     assert_eq!((v.original, v.latest, v.corrections), (7, next, 1));
     assert_eq!(r.report_at(next).unwrap().1, p("2026-03"));
     assert_eq!(r.report_entries(), 2);
+    assert_eq!(r.versions(&soc1(), p("2026-03")), vec![7, next]);
+    assert_eq!(r.versions(&soc1(), p("2026-04")), Vec::<u64>::new());
 }
 
 #[test]
