@@ -28,8 +28,8 @@ use zeroize::Zeroizing;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// Not 32 bytes, or not the encoding of a point on the curve.
-    #[error("not an Ed25519 public key (32 bytes encoding a curve point)")]
+    /// Not 32 bytes, or not the canonical encoding of a point on the curve.
+    #[error("not an Ed25519 public key (32 bytes canonically encoding a curve point)")]
     Malformed,
     /// A point of small order, or one with a torsion component: such keys allow signatures that
     /// verify for many messages and are refused.
@@ -75,6 +75,11 @@ impl PublicKey {
     /// has small order or a torsion component.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
         let vk = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::Malformed)?;
+        // Only the canonical encoding of a point is a key (a y coordinate of p or more, or a
+        // "negative" x of zero, would give one point two encodings and two key IDs).
+        if vk.to_edwards().compress().to_bytes() != *bytes {
+            return Err(KeyError::Malformed);
+        }
         if vk.is_weak() || !vk.to_edwards().is_torsion_free() {
             return Err(KeyError::Weak);
         }
@@ -374,6 +379,13 @@ mod tests {
             .to_edwards();
         let mixed = (k.as_dalek().to_edwards() + torsion).compress().to_bytes();
         assert_eq!(PublicKey::from_bytes(&mixed), Err(KeyError::Weak));
+        // Non-canonical encodings (y = p + k) are refused, whatever point they would denote.
+        for k in 0u8..19 {
+            let mut enc = [0xffu8; 32];
+            enc[0] = 0xed + k;
+            enc[31] = 0x7f;
+            assert!(PublicKey::from_bytes(&enc).is_err(), "y = p + {k}");
+        }
         // Not on the curve at all.
         let mut bad = [0xffu8; 32];
         bad[31] = 0x7f;
