@@ -3,6 +3,11 @@
 //! of the tree creates or changes, tile contents from stored hashes, and entry bundles.
 //!
 //! Tiles have height 8: a full tile holds 256 hashes (or entries).
+//!
+//! `tlog_tiles::Tile` is not used for coordinates or paths: its paths are Go sumdb's
+//! `tile/<H>/<L>/<N>` form (height in the path, `data` for entries), not C2SP's, and its growth
+//! computation shifts by 64 bits for trees near 2^64. Ours is checked against its growth and tile
+//! contents in `tests/properties.rs`.
 
 use std::fmt;
 use std::ops::Range;

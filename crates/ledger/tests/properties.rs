@@ -176,6 +176,27 @@ proptest! {
     }
 
     #[test]
+    fn tile_contents_match_tlog_tiles(size in 1..=MAX, pick in any::<prop::sample::Index>()) {
+        struct Theirs<'a>(&'a MemoryHashes);
+        impl tlog_tiles::HashReader for Theirs<'_> {
+            fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+                use insyn_ledger::merkle::HashReader as _;
+                self.0.read_hashes(indexes).map_err(|_| tlog_tiles::Error::IndexesNotInTree)
+            }
+        }
+        let m = &big().1;
+        let tiles = Tile::for_tree(size);
+        let t = tiles[pick.index(tiles.len())];
+        if let Some(level) = t.level() {
+            let ours = t.read_hashes(m).unwrap();
+            let theirs = tlog_tiles::Tile::new(8, level, t.index(), u32::from(t.width()), false)
+                .read_data(&Theirs(m))
+                .unwrap();
+            prop_assert_eq!(ours, theirs);
+        }
+    }
+
+    #[test]
     fn tile_paths_round_trip(level in 0u8..8, index in any::<u64>(), width in 1u16..=256, entries in any::<bool>()) {
         let t = if entries { Tile::entries(index, width) } else { Tile::hashes(level, index, width) };
         if let Ok(t) = t {
