@@ -669,3 +669,155 @@ fn memory_per_report_is_small() {
     assert!(std::mem::size_of::<ReportVersions>() <= 40);
     assert!(std::mem::size_of::<(u64, ContractNo, Period)>() <= 16);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Statements drawn from a small world (3 municipalities, 3 providers, 3 contract references,
+    /// 4 periods, leaf references up to 40), so that random sequences hit every rule often.
+    fn any_statement() -> impl Strategy<Value = Statement> {
+        let munis = ["0180", "1480", "1280"];
+        let provs = [PROV, OTHER, "8025001234"];
+        let refs = ["A", "B", "C"];
+        let periods = ["2026-01", "2026-02", "2026-03", "2026-04"];
+        let any_actor = prop_oneof![
+            Just(Actor::Operator),
+            (0..3usize).prop_map(move |i| Actor::Municipality(m(munis[i]))),
+            (0..3usize).prop_map(move |i| Actor::Provider(org(provs[i]))),
+        ];
+        // Mostly the providers and contracts that exist, sometimes others.
+        let provider = prop_oneof![4 => (0..2usize).prop_map(move |i| Actor::Provider(org(provs[i]))), 1 => any_actor.clone()];
+        let municipality = prop_oneof![4 => (0..2usize).prop_map(move |i| Actor::Municipality(m(munis[i]))), 1 => any_actor.clone()];
+        let contract = prop_oneof![
+            4 => (0..2usize, 0..2usize).prop_map(move |(mi, r)| cref(munis[mi], refs[r])),
+            1 => (0..3usize, 0..3usize).prop_map(move |(mi, r)| cref(munis[mi], refs[r])),
+        ];
+        let period = (0..4usize).prop_map(move |i| p(periods[i]));
+        let registration = prop_oneof![
+            (0..3usize).prop_map(move |i| Body::MunicipalityRegistered {
+                municipality: m(munis[i])
+            }),
+            (0..3usize).prop_map(move |i| Body::ProviderRegistered {
+                provider: org(provs[i])
+            }),
+            (contract.clone(), 0..3usize, 0..4usize).prop_map(move |(contract, pi, last)| {
+                Body::ContractRegistered {
+                    contract,
+                    provider: org(provs[pi]),
+                    first: p("2026-01"),
+                    last: p(periods[last]),
+                    budget: Sek(1_000),
+                }
+            }),
+        ];
+        let report = prop_oneof![
+            (contract.clone(), period.clone())
+                .prop_map(|(contract, period)| Body::ReportSubmitted { contract, period }),
+            (contract, period, 8..40u64).prop_map(|(contract, period, supersedes)| {
+                Body::ReportCorrected {
+                    contract,
+                    period,
+                    supersedes,
+                }
+            }),
+        ];
+        let review = (8..40u64).prop_map(|report| Body::ReportReviewed {
+            report,
+            decision: Decision::Accepted,
+            auditor: "a".parse().unwrap(),
+        });
+        prop_oneof![
+            1 => (any_actor, registration),
+            5 => (provider, report),
+            2 => (municipality, review),
+        ]
+        .prop_map(|(a, b)| st(a, b))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever is submitted, admitting never panics, refused statements change nothing, and
+        /// what is admitted keeps the registry's invariants.
+        #[test]
+        fn admitted_histories_keep_the_invariants(statements in proptest::collection::vec(any_statement(), 1..80)) {
+            let mut r = Registry::new();
+            // A registered world to start from, so random statements reach the report rules.
+            let contract = |muni: &str, reference: &str, provider: &str, last: &str| Body::ContractRegistered {
+                contract: cref(muni, reference),
+                provider: org(provider),
+                first: p("2026-01"),
+                last: p(last),
+                budget: Sek(1_000),
+            };
+            let setup = [
+                st(Actor::Operator, Body::MunicipalityRegistered { municipality: m(STHLM) }),
+                st(Actor::Operator, Body::MunicipalityRegistered { municipality: m(GBG) }),
+                st(Actor::Municipality(m(STHLM)), Body::ProviderRegistered { provider: org(PROV) }),
+                st(Actor::Municipality(m(STHLM)), Body::ProviderRegistered { provider: org(OTHER) }),
+                st(Actor::Municipality(m(GBG)), Body::ProviderRegistered { provider: org(PROV) }),
+                st(Actor::Municipality(m(STHLM)), contract(STHLM, "A", PROV, "2026-03")),
+                st(Actor::Municipality(m(STHLM)), contract(STHLM, "B", OTHER, "2026-04")),
+                st(Actor::Municipality(m(GBG)), contract(GBG, "A", PROV, "2026-02")),
+            ];
+            for (i, s) in setup.iter().enumerate() {
+                prop_assert!(r.admit(i as u64, s, now()).is_ok());
+            }
+            let mut admitted = 0u64;
+            for (i, s) in statements.iter().enumerate().map(|(i, s)| (i + setup.len(), s)) {
+                // Two times in three, point corrections and reviews at what exists, so that the
+                // rules after "unknown report" are reached too.
+                let aimed = match s.body() {
+                    Body::ReportCorrected { contract, period, supersedes } if supersedes % 3 != 0 => r
+                        .report(contract, *period)
+                        .map(|v| Body::ReportCorrected { contract: contract.clone(), period: *period, supersedes: v.latest }),
+                    Body::ReportReviewed { report, decision, auditor } if report % 3 != 0 && !r.report_leaves.is_empty() => {
+                        let leaf = r.report_leaves[(*report as usize) % r.report_leaves.len()].0;
+                        Some(Body::ReportReviewed { report: leaf, decision: *decision, auditor: auditor.clone() })
+                    }
+                    _ => None,
+                };
+                let aimed = aimed.map(|body| st(s.actor().clone(), body));
+                let s = aimed.as_ref().unwrap_or(s);
+                let before = format!("{r:?}");
+                match r.admit(i as u64, s, now()) {
+                    Ok(()) => admitted += 1,
+                    Err(problems) => {
+                        prop_assert!(!problems.is_empty());
+                        prop_assert_eq!(before, format!("{:?}", r));
+                    }
+                }
+            }
+            prop_assert!(admitted <= statements.len() as u64);
+            if std::env::var_os("INSYN_PROPERTY_STATS").is_some() {
+                let corrected = r.reports.values().filter(|v| v.corrections > 0).count();
+                let reviewed = r.reports.values().filter(|v| v.reviews > 0).count();
+                eprintln!("admitted {admitted} of {}, {} report entries {corrected} {reviewed}", statements.len(), r.report_entries());
+            }
+            prop_assert!(r.report_leaves.windows(2).all(|w| w[0].0 < w[1].0));
+            for ((n, period), v) in &r.reports {
+                let info = r.contract_info(*n).unwrap();
+                prop_assert!(info.first <= *period && *period <= info.last);
+                prop_assert!(r.registered_by(&info.provider, info.contract.municipality));
+                let versions = r.versions(&info.contract, *period);
+                prop_assert_eq!(versions.first().copied(), Some(v.original));
+                prop_assert_eq!(versions.last().copied(), Some(v.latest));
+                prop_assert_eq!(versions.len() as u32, v.corrections + 1);
+                for leaf in versions {
+                    prop_assert_eq!(r.report_at(leaf).map(|(c, p)| (c.contract.clone(), p)), Some((info.contract.clone(), *period)));
+                }
+            }
+            for (_, c) in r.contracts() {
+                prop_assert!(r.has_municipality(c.contract.municipality));
+            }
+            // A verifier replays whatever a log holds: apply alone never panics either.
+            let mut raw = Registry::new();
+            for (i, s) in statements.iter().enumerate() {
+                raw.apply(i as u64, s);
+            }
+            prop_assert!(raw.report_leaves.windows(2).all(|w| w[0].0 < w[1].0));
+        }
+    }
+}
