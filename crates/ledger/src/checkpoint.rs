@@ -22,6 +22,24 @@ pub enum CheckpointError {
     Origin(String),
 }
 
+/// Why a newer checkpoint does not extend an older one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsistencyError {
+    /// The checkpoints are of different logs.
+    #[error("the checkpoints are of different logs ({old:?} and {new:?})")]
+    Origin {
+        /// The older checkpoint's origin.
+        old: String,
+        /// The newer checkpoint's origin.
+        new: String,
+    },
+    /// The consistency proof fails (or the newer tree is smaller): the log is not append-only
+    /// between these two checkpoints, or the proof is wrong.
+    #[error("the newer checkpoint does not extend the older one: {0}")]
+    Proof(crate::merkle::MerkleError),
+}
+
 /// A checkpoint per C2SP tlog-checkpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
@@ -121,6 +139,27 @@ impl Checkpoint {
         &self.extension
     }
 
+    /// Checks that `newer` extends this checkpoint (same origin, not smaller, and `proof` is a
+    /// valid consistency proof between their roots): what a client, witness or inspector does
+    /// before trusting a newer checkpoint.
+    ///
+    /// # Errors
+    /// [`ConsistencyError`] saying which check failed.
+    pub fn verify_extended_by(
+        &self,
+        newer: &Checkpoint,
+        proof: &[Hash],
+    ) -> Result<(), ConsistencyError> {
+        if self.origin != newer.origin {
+            return Err(ConsistencyError::Origin {
+                old: self.origin.clone(),
+                new: newer.origin.clone(),
+            });
+        }
+        crate::merkle::verify_consistency(proof, self.size, self.root, newer.size, newer.root)
+            .map_err(ConsistencyError::Proof)
+    }
+
     /// The checkpoint text: `origin\nsize\nbase64(root)\n` followed by any extension lines.
     #[must_use]
     pub fn to_text(&self) -> String {
@@ -175,6 +214,32 @@ mod tests {
         }
         assert!(Checkpoint::new("a+b", 1, crate::hash::EMPTY_ROOT).is_err());
         assert!(Checkpoint::new("a\nb", 1, crate::hash::EMPTY_ROOT).is_err());
+    }
+
+    #[test]
+    fn newer_checkpoints_must_extend_older_ones() {
+        use crate::hash::leaf_hash;
+        use crate::merkle::{MemoryHashes, prove_consistency};
+        let m = MemoryHashes::from_leaves((0..10u8).map(|i| leaf_hash(&[i])));
+        let cp =
+            |n: u64| Checkpoint::new("o", n, crate::merkle::tree_hash(n, &m).unwrap()).unwrap();
+        let proof = prove_consistency(4, 10, &m).unwrap();
+        cp(4).verify_extended_by(&cp(10), &proof).unwrap();
+        assert!(cp(4).verify_extended_by(&cp(9), &proof).is_err());
+        assert!(cp(10).verify_extended_by(&cp(4), &proof).is_err());
+        let forked = Checkpoint::new("o", 10, leaf_hash(b"fork")).unwrap();
+        assert_eq!(
+            cp(4)
+                .verify_extended_by(&forked, &proof)
+                .unwrap_err()
+                .to_string(),
+            "the newer checkpoint does not extend the older one: the Merkle proof does not verify"
+        );
+        let other = Checkpoint::new("p", 10, cp(10).root()).unwrap();
+        assert!(matches!(
+            cp(4).verify_extended_by(&other, &proof),
+            Err(ConsistencyError::Origin { .. })
+        ));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::entry::{Entry, EntryError};
 use crate::hash::{Hash, from_base64};
 use crate::keys::{PublicKey, SignatureError};
 use crate::merkle::{MerkleError, verify_inclusion};
-use crate::note::{LogVerifier, NoteError};
+use crate::note::{CosignedCheckpoint, CosignerVerifier, LogVerifier, NoteError};
 
 /// The `format` field of a receipt's JSON form.
 pub const RECEIPT_FORMAT: &str = "insyn-receipt/v1";
@@ -76,6 +76,28 @@ impl Receipt {
             self.entry.leaf_hash(),
         )?;
         Ok(cp)
+    }
+
+    /// Like [`Receipt::verify`], for a checkpoint that may carry cosignatures: returns the
+    /// checkpoint with the cosignatures of `cosigners` that verified (the caller decides what
+    /// quorum it needs). A listed cosigner's bad cosignature rejects the receipt.
+    ///
+    /// # Errors
+    /// [`ReceiptError::Checkpoint`] or [`ReceiptError::Proof`].
+    pub fn verify_cosigned(
+        &self,
+        log: &LogVerifier,
+        cosigners: &[CosignerVerifier],
+    ) -> Result<CosignedCheckpoint, ReceiptError> {
+        let c = log.verify_cosigned_checkpoint(&self.checkpoint, cosigners)?;
+        verify_inclusion(
+            &self.proof,
+            c.checkpoint.size(),
+            c.checkpoint.root(),
+            self.index,
+            self.entry.leaf_hash(),
+        )?;
+        Ok(c)
     }
 
     /// Also checks the statement's signature with the signer's public key (under the one

@@ -204,6 +204,20 @@ fn a_log_from_registration_to_receipt() {
         .unwrap();
     assert_eq!(v.cosignatures.len(), 1);
     assert_eq!(v.cosignatures[0].timestamp, 1_764_000_000);
+    // The receipt re-issued with the cosigned checkpoint shows the cosignature.
+    let mut cosigned_receipt = receipt.clone();
+    cosigned_receipt.checkpoint = cosigned.clone();
+    let c = cosigned_receipt
+        .verify_cosigned(&verifier, std::slice::from_ref(witness.verifier()))
+        .unwrap();
+    assert_eq!(c.cosignatures.len(), 1);
+    assert!(
+        cosigned_receipt
+            .verify_cosigned(&verifier, &[])
+            .unwrap()
+            .cosignatures
+            .is_empty()
+    );
     // Unknown cosigners are ignored by the plain verifier.
     verifier.verify_checkpoint(&cosigned).unwrap();
     // A bad cosignature from a known cosigner rejects the note.
