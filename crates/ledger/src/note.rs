@@ -355,6 +355,55 @@ impl LogSigner {
         Ok(Self { verifier, key })
     }
 
+    /// Parses a signer key in the form Go's `note` package and other C2SP tools use:
+    /// `PRIVATE+KEY+<name>+<key hash>+<base64(0x01 || 32-byte seed)>`. The key hash must match the
+    /// name and the derived public key.
+    ///
+    /// # Errors
+    /// [`NoteError::VerifierKey`] (the message never contains the secret) or
+    /// [`NoteError::KeyName`].
+    pub fn from_note_signer_key(skey: &str) -> Result<Self, NoteError> {
+        let err = |reason| NoteError::VerifierKey {
+            key: "PRIVATE+KEY+…".to_owned(),
+            reason,
+        };
+        let rest = skey
+            .trim_end()
+            .strip_prefix("PRIVATE+KEY+")
+            .ok_or(err("expected PRIVATE+KEY+name+keyhash+base64"))?;
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id16), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(err("expected PRIVATE+KEY+name+keyhash+base64"));
+        };
+        let raw =
+            zeroize::Zeroizing::new(B64.decode(b64).map_err(|_| err("the key is not base64"))?);
+        let Some((&ALG_ED25519, seed)) = raw.split_first() else {
+            return Err(err("not an Ed25519 signer key (type 0x01)"));
+        };
+        let seed: &[u8; 32] = seed
+            .try_into()
+            .map_err(|_| err("an Ed25519 seed is 32 bytes"))?;
+        let signer = Self::new(name, SigningKey::from_seed(seed))?;
+        if format!("{:08x}", signer.verifier.id) != id16 {
+            return Err(err("the key hash does not match the name and key"));
+        }
+        Ok(signer)
+    }
+
+    /// The signer key in Go's `note` form (see [`LogSigner::from_note_signer_key`]). Secret.
+    #[must_use]
+    pub fn to_note_signer_key(&self) -> zeroize::Zeroizing<String> {
+        let mut raw = zeroize::Zeroizing::new(vec![ALG_ED25519]);
+        raw.extend_from_slice(self.key.to_seed().as_slice());
+        let b64 = zeroize::Zeroizing::new(B64.encode(raw.as_slice()));
+        zeroize::Zeroizing::new(format!(
+            "PRIVATE+KEY+{}+{:08x}+{}",
+            self.verifier.name,
+            self.verifier.id,
+            b64.as_str()
+        ))
+    }
+
     /// The matching verifier.
     #[must_use]
     pub fn verifier(&self) -> &LogVerifier {

@@ -215,6 +215,22 @@ fn go_signed_note_example_verifies_and_is_reproduced() {
     assert_eq!(signer.verifier_key(), PETER_VKEY);
     assert_eq!(signer.sign_note(PETER_TEXT).unwrap(), PETER_NOTE.as_bytes());
 
+    // The same key in Go's signer-key form.
+    let skey = format!("PRIVATE+KEY+PeterNeumann+c74f20a3+{PETER_SKEY_B64}");
+    let from_skey = LogSigner::from_note_signer_key(&skey).unwrap();
+    assert_eq!(from_skey.verifier_key(), PETER_VKEY);
+    assert_eq!(from_skey.to_note_signer_key().as_str(), skey);
+    let wrong_hash = skey.replace("c74f20a3", "c74f20a4");
+    let e = LogSigner::from_note_signer_key(&wrong_hash)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the key hash does not match") && !e.contains(PETER_SKEY_B64),
+        "{e}"
+    );
+    assert!(LogSigner::from_note_signer_key(PETER_VKEY).is_err());
+    assert!(!format!("{from_skey:?}").contains(PETER_SKEY_B64));
+
     // A changed text fails; an unknown signer alone is not enough.
     let tampered = PETER_NOTE.replace("cryptography", "cryptographY");
     assert!(matches!(
