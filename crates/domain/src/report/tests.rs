@@ -548,3 +548,140 @@ fn the_provider_documentation_is_complete() {
         );
     }
 }
+
+fn any_report() -> impl Strategy<Value = Report> {
+    let count = || 0u32..2_000;
+    let text = |max: usize| {
+        proptest::collection::vec(prop_oneof!["[a-zåäö ,.]", "[0-9]"], 0..max.min(40))
+            .prop_map(|v| v.concat())
+    };
+    let municipalities: Vec<MunicipalityCode> = MunicipalityCode::all().collect();
+    let counties: Vec<CountyCode> = CountyCode::all().collect();
+    let ids = (
+        0..municipalities.len(),
+        2000u16..2100,
+        1u8..=12,
+        "[A-Za-z0-9._-]{1,64}",
+    );
+    let caseload =
+        (count(), count(), count(), count(), count()).prop_map(|(a, b, c, d, e)| Caseload {
+            in_intake_assessment: a,
+            active: b,
+            completed: c,
+            interrupted: d,
+            new_this_period: e,
+        });
+    let services = proptest::collection::vec(count(), 9).prop_map(|v| Services {
+        protected_housing_nights: v[0],
+        relocation_support_moves: v[1],
+        counselling_sessions: v[2],
+        work_or_study_support_participants: v[3],
+        addiction_treatment_referrals: v[4],
+        addiction_treatment_participants: v[5],
+        psychiatric_care_referrals: v[6],
+        debt_counselling_cases: v[7],
+        police_exit_coordinator_contacts: v[8],
+    });
+    let relocations = proptest::collection::btree_map(0..counties.len(), 1u32..50, 0..5);
+    let costs = proptest::collection::vec(0u64..10_000_000, 4);
+    let rest = (
+        proptest::collection::vec(count(), 12),
+        text(MAX_NARRATIVE_CHARS),
+        text(MAX_MESSAGE_CHARS),
+        any::<bool>(),
+    );
+    (ids, caseload, services, relocations, costs, rest).prop_map(
+        move |(
+            (mi, year, month, reference),
+            caseload,
+            services,
+            relocations,
+            costs,
+            (v, narrative, message, fix_sum),
+        )| {
+            let total = costs.iter().sum::<u64>() + u64::from(!fix_sum);
+            Report {
+                schema_version: SCHEMA_VERSION,
+                contract: ContractId {
+                    municipality: municipalities[mi],
+                    reference: reference.parse().unwrap(),
+                },
+                period: Period::new(year, month).unwrap(),
+                provider: "5599123451".parse().unwrap(),
+                caseload,
+                services,
+                relocations_by_county: relocations
+                    .into_iter()
+                    .map(|(c, n)| (counties[c], std::num::NonZeroU32::new(n).unwrap()))
+                    .collect(),
+                staff: Staff {
+                    fte_hundredths: v[0],
+                    hours_worked: v[1],
+                    with_lived_experience: v[2],
+                    joined: v[3],
+                    left: v[4],
+                    qualification_changes: v[5],
+                },
+                subcontractors: vec![],
+                costs_sek: Costs {
+                    staff: costs[0],
+                    housing: costs[1],
+                    treatment: costs[2],
+                    other: costs[3],
+                    total_invoiced: total,
+                },
+                incidents: Incidents {
+                    deviations: Deviations {
+                        minor: v[6],
+                        significant: v[7],
+                        serious: v[8],
+                    },
+                    reported_to_ivo: v[9],
+                    threats_or_violence_against_participants: v[10],
+                    threats_or_violence_against_staff: v[11],
+                },
+                complaints: Complaints {
+                    received: v[0],
+                    resolved: v[1],
+                },
+                free_text: FreeText {
+                    narrative,
+                    message_to_municipality: message,
+                },
+            }
+        },
+    )
+}
+
+proptest! {
+    /// Every report the types can hold (within the limits) is accepted by the schema: validation
+    /// of its JSON finds at most business-rule problems (and personal-number-shaped text, which
+    /// random digits can form), and a valid one reads back equal.
+    #[test]
+    fn serialised_reports_always_have_the_right_shape(report in any_report()) {
+        let bytes = report.to_json_bytes();
+        let value: Value = serde_json::from_slice(&bytes).unwrap();
+        prop_assert!(schema_accepts(&value));
+        match validate_report(&bytes) {
+            Ok(read) => prop_assert_eq!(read, report),
+            Err(errors) => {
+                use ReportErrorCode as C;
+                for e in errors.errors() {
+                    prop_assert!(
+                        matches!(
+                            e.code,
+                            C::CostsDoNotSum
+                                | C::OutcomesExceedCaseload
+                                | C::NewExceedCaseload
+                                | C::ParticipantsExceedCaseload
+                                | C::HousingNightsExceedCaseload
+                                | C::IvoReportsExceedDeviations
+                                | C::PersonalNumberInText
+                        ),
+                        "{}", e
+                    );
+                }
+            }
+        }
+    }
+}
