@@ -685,3 +685,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn field_names_with_personal_numbers_are_masked_in_paths() {
+    let v = with(example(), "/caseload/x811218-9876", Some(json!(1)));
+    let errors = validate_report(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+    assert!(errors.has(ReportErrorCode::PersonalNumberInText));
+    assert!(errors.has(ReportErrorCode::UnknownField));
+    for e in errors.errors() {
+        assert_eq!(e.path, "/caseload/x***********", "{e}");
+    }
+}

@@ -98,7 +98,22 @@ pub fn validate_report(bytes: &[u8]) -> Result<Report, ReportErrors> {
 }
 
 /// Escapes one JSON pointer segment (RFC 6901).
+/// A field name that contains a personal number is shown with that part replaced by `*`s: error
+/// messages are logged and displayed, and must not spread what they refuse.
 fn segment(name: &str) -> String {
+    let masked;
+    let name = match find_personal_number(name) {
+        Some(r) => {
+            masked = format!(
+                "{}{}{}",
+                &name[..r.start],
+                "*".repeat(r.len()),
+                &name[r.end..]
+            );
+            masked.as_str()
+        }
+        None => name,
+    };
     name.replace('~', "~0").replace('/', "~1")
 }
 
