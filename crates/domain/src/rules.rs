@@ -813,7 +813,11 @@ impl Registry {
 }
 
 /// The key history's verdict as a [`Problem`].
-fn key_problem(e: &HistoryError) -> Problem {
+fn key_problem(e: &HistoryError, statement: &Statement) -> Problem {
+    let about_keys = matches!(
+        statement.body(),
+        Body::KeyAdded { .. } | Body::KeyRevoked { .. }
+    );
     use ProblemCode as P;
     let code = match e {
         HistoryError::UnknownKey(_) => P::UnknownKey,
@@ -823,7 +827,7 @@ fn key_problem(e: &HistoryError) -> Problem {
         HistoryError::Signature(_) => P::BadSignature,
         HistoryError::NotAllowed { .. } => P::WrongActor,
         HistoryError::NotRegistrar { .. } => P::KeySignerNotAllowed,
-        HistoryError::NotRegistered(Actor::Provider(_)) => P::ProviderNotRegistered,
+        HistoryError::NotRegistered(Actor::Provider(_)) if !about_keys => P::ProviderNotRegistered,
         HistoryError::NotRegistered(_) | HistoryError::OperatorKey => P::UnknownKeySubject,
         HistoryError::AlreadyRegistered(Actor::Municipality(_)) => P::MunicipalityAlreadyRegistered,
         HistoryError::AlreadyRegistered(Actor::Inspector(_)) => P::InspectorAlreadyRegistered,
@@ -890,7 +894,7 @@ impl LedgerState {
             .err()
             .unwrap_or_default();
         if let Err(e) = self.keys.check(signed) {
-            let p = key_problem(&e);
+            let p = key_problem(&e, signed.statement());
             if !problems.iter().any(|q| q.code == p.code) {
                 problems.insert(0, p);
             }
@@ -933,7 +937,7 @@ impl LedgerState {
             .err()
             .unwrap_or_default();
         if let Err(e) = self.keys.apply(entry) {
-            let p = key_problem(&e);
+            let p = key_problem(&e, entry.statement());
             if !problems.iter().any(|q| q.code == p.code) {
                 problems.insert(0, p);
             }

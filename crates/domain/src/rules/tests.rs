@@ -624,6 +624,20 @@ fn ledger_state_admits_signed_statements_in_order() {
     );
     assert_eq!(state.len(), 6, "refused statements change nothing");
 
+    // A key for a provider nobody registered: one problem, not two names for the same one.
+    let stranger_key = sign(
+        sthlm.clone(),
+        Body::KeyAdded {
+            subject: Actor::Provider(org(OTHER)),
+            public_key: stranger.public_key().to_bytes(),
+        },
+        &muni_key,
+    );
+    assert_eq!(
+        codes(state.check(&stranger_key, now())),
+        vec![C::UnknownKeySubject]
+    );
+
     // Revoke the provider's key (by the municipality): its next report is refused.
     let revoke = sign(
         sthlm.clone(),
