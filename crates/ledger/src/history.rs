@@ -215,6 +215,32 @@ impl KeyHistory {
     /// # Errors
     /// The first [`HistoryError`] that makes it invalid.
     pub fn check(&self, signed: &SignedStatement) -> Result<(), HistoryError> {
+        self.check_inner(signed, None)
+    }
+
+    /// [`KeyHistory::check`] for a caller that has already verified the signature strictly
+    /// ([`crate::keys::verify`], e.g. in bulk with [`crate::keys::verify_many`]) and it was
+    /// accepted with `verified_key`. When that is the very key this history would verify with, the
+    /// signature is not verified a second time; otherwise it is verified as [`KeyHistory::check`]
+    /// does. Every other rule (key known, the actor's, not revoked, who may sign what) is checked
+    /// the same way, so the verdict is the one [`KeyHistory::check`] gives, provided the caller's
+    /// claim is true.
+    ///
+    /// # Errors
+    /// As [`KeyHistory::check`].
+    pub fn check_with_verified_key(
+        &self,
+        signed: &SignedStatement,
+        verified_key: &PublicKey,
+    ) -> Result<(), HistoryError> {
+        self.check_inner(signed, Some(verified_key))
+    }
+
+    fn check_inner(
+        &self,
+        signed: &SignedStatement,
+        verified_key: Option<&PublicKey>,
+    ) -> Result<(), HistoryError> {
         let st = signed.statement();
         let actor = st.actor();
         // 1. The key: the log key for the operator, otherwise a registered, unrevoked key of the actor.
@@ -246,8 +272,10 @@ impl KeyHistory {
             }
             rec.public_key
         };
-        // 2. The one acceptance rule.
-        signed.verify_signature(&key)?;
+        // 2. The one acceptance rule (once: skipped only when the caller verified with this key).
+        if verified_key != Some(&key) {
+            signed.verify_signature(&key)?;
+        }
         // 3. Who may sign what.
         let not_allowed = || HistoryError::NotAllowed {
             kind: st.kind(),
@@ -395,8 +423,30 @@ impl KeyHistory {
     /// # Errors
     /// The [`HistoryError`] that makes the entry invalid at its point in the log.
     pub fn apply(&mut self, entry: &Entry) -> Result<(), HistoryError> {
+        self.apply_inner(entry, None)
+    }
+
+    /// [`KeyHistory::apply`] for an entry whose signature the caller has already verified
+    /// strictly with `verified_key` (see [`KeyHistory::check_with_verified_key`]): the signature
+    /// is not verified again when that is the key the history would use.
+    ///
+    /// # Errors
+    /// As [`KeyHistory::apply`].
+    pub fn apply_verified(
+        &mut self,
+        entry: &Entry,
+        verified_key: &PublicKey,
+    ) -> Result<(), HistoryError> {
+        self.apply_inner(entry, Some(verified_key))
+    }
+
+    fn apply_inner(
+        &mut self,
+        entry: &Entry,
+        verified_key: Option<&PublicKey>,
+    ) -> Result<(), HistoryError> {
         let index = self.len;
-        let verdict = self.check(entry.signed());
+        let verdict = self.check_inner(entry.signed(), verified_key);
         self.len += 1;
         verdict?;
         let st = entry.statement();
@@ -785,5 +835,77 @@ mod tests {
         // Replaying from scratch, the report before the revocation is still valid.
         let mut replay = world().h;
         replay.apply(&before.into_entry(0)).unwrap();
+    }
+
+    /// The verified-key variants give exactly the verdicts of `check` and `apply` whenever the
+    /// caller's claim (strict verification accepted the signature with that key) is true, and fall
+    /// back to verifying when the claimed key is not the one the history would use.
+    #[test]
+    fn verified_key_variants_give_the_strict_verdicts() {
+        let mut w = world();
+        let good = report(&w.prov);
+        let pk = w.prov.public_key();
+        assert_eq!(w.h.check_with_verified_key(&good, &pk), w.h.check(&good));
+        assert_eq!(w.h.check_with_verified_key(&good, &pk), Ok(()));
+
+        // A forged signature with any other key claimed: verified again, and refused.
+        let forged = SignedStatement::new(good.statement().clone(), w.prov.sign(b"other"));
+        let claimed = w.muni.public_key();
+        assert!(matches!(
+            w.h.check_with_verified_key(&forged, &claimed),
+            Err(HistoryError::Signature(_))
+        ));
+        assert_eq!(
+            w.h.check_with_verified_key(&forged, &claimed),
+            w.h.check(&forged)
+        );
+
+        // Unknown key, a key of another actor, a statement the actor may not sign: the same errors.
+        let stranger = SigningKey::from_seed(&[3; 32]);
+        let s = report(&stranger);
+        assert_eq!(
+            w.h.check_with_verified_key(&s, &stranger.public_key()),
+            w.h.check(&s)
+        );
+        let s = report(&w.muni);
+        assert!(matches!(
+            w.h.check_with_verified_key(&s, &w.muni.public_key()),
+            Err(HistoryError::WrongActor { .. })
+        ));
+        let s = signed(
+            prov(),
+            Body::MunicipalityRegistered {
+                municipality: "1480".parse().unwrap(),
+            },
+            None,
+            &w.prov,
+        );
+        assert_eq!(w.h.check_with_verified_key(&s, &pk), w.h.check(&s));
+        assert!(w.h.check(&s).is_err());
+
+        // After revocation the key signs nothing, verified or not; apply_verified follows apply.
+        let mut strict = w.h.clone();
+        let revoke = signed(
+            sthlm(),
+            Body::KeyRevoked {
+                subject: prov(),
+                key_id: w.prov.key_id(),
+            },
+            None,
+            &w.muni,
+        )
+        .into_entry(0);
+        let muni_pk = w.muni.public_key();
+        assert_eq!(w.h.apply_verified(&revoke, &muni_pk), strict.apply(&revoke));
+        let after = report(&w.prov);
+        assert!(matches!(
+            w.h.check_with_verified_key(&after, &pk),
+            Err(HistoryError::Revoked { .. })
+        ));
+        assert_eq!(w.h.check_with_verified_key(&after, &pk), strict.check(&after));
+        let e = after.into_entry(0);
+        assert_eq!(w.h.apply_verified(&e, &pk), strict.apply(&e));
+        assert_eq!(w.h.len(), strict.len());
+        assert_eq!(w.h.key(&w.prov.key_id()), strict.key(&w.prov.key_id()));
     }
 }

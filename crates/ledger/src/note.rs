@@ -1,9 +1,11 @@
 //! C2SP signed notes, the log's signing and verifying keys, signed checkpoints and C2SP
 //! tlog-cosignature (v1, Ed25519, signature type 0x04).
 //!
-//! Parsing and the multi-signature rules (unknown keys ignored, a bad signature from a known key
-//! rejects the note) come from the `signed_note` crate; every signature check is ours and goes
-//! through [`crate::keys::verify`] (strict), because `signed_note`'s standard verifier is not strict.
+//! Note syntax is parsed by the `signed_note` crate, and our key types implement its `Verifier`
+//! trait; the multi-signature rules (unknown keys ignored, every signature from a known key must
+//! verify, the log must have signed) and every signature check are ours, through
+//! [`crate::keys::verify`] (strict), because `signed_note`'s standard verifier is not strict and
+//! it checks only the first signature per key.
 
 use std::fmt;
 
@@ -197,7 +199,7 @@ impl LogVerifier {
     /// # Errors
     /// [`NoteError::Malformed`], [`NoteError::InvalidSignature`] or [`NoteError::NotSignedByLog`].
     pub fn verify_note(&self, note: &[u8]) -> Result<String, NoteError> {
-        let (text, _) = verify_note_with(note, vec![Box::new(self.strict())])?;
+        let (text, _) = verify_note_with(note, &[&self.strict()])?;
         Ok(text)
     }
 
@@ -230,11 +232,15 @@ impl LogVerifier {
         note: &[u8],
         cosigners: &[CosignerVerifier],
     ) -> Result<CosignedCheckpoint, NoteError> {
-        let mut list: Vec<Box<dyn signed_note::Verifier>> = vec![Box::new(self.strict())];
-        for c in cosigners {
-            list.push(Box::new(StrictCosignatureVerifier(c.clone())));
-        }
-        let (text, verified) = verify_note_with(note, list)?;
+        let log = self.strict();
+        let strict: Vec<StrictCosignatureVerifier> = cosigners
+            .iter()
+            .cloned()
+            .map(StrictCosignatureVerifier)
+            .collect();
+        let mut known: Vec<&dyn signed_note::Verifier> = vec![&log];
+        known.extend(strict.iter().map(|c| c as &dyn signed_note::Verifier));
+        let (text, verified) = verify_note_with(note, &known)?;
         let checkpoint = Checkpoint::parse(text.as_bytes())?;
         if checkpoint.origin() != self.name {
             return Err(NoteError::WrongOrigin {
@@ -274,49 +280,48 @@ impl fmt::Debug for LogVerifier {
 
 /// Parses a note and verifies it against `known`, of which the first is the log's key and must
 /// have signed; returns the note text and the verified signatures.
+///
+/// `signed_note` parses the note (text and signature-line syntax, size limits). The signature
+/// rules are applied here: lines from unknown keys (name and key hash) are ignored; **every** line
+/// from a known key must verify, so a note carrying a good and a bad signature from the same key
+/// is rejected (`signed_note` and Go's note package check only the first line per key); and the
+/// log's key must have signed.
 fn verify_note_with(
     note: &[u8],
-    known: Vec<Box<dyn signed_note::Verifier>>,
+    known: &[&dyn signed_note::Verifier],
 ) -> Result<(String, Vec<signed_note::Signature>), NoteError> {
-    let (log_name, log_id) = match known.first() {
-        Some(k) => (k.name().to_owned(), k.key_id()),
-        None => return Err(NoteError::Malformed),
+    let Some(log) = known.first() else {
+        return Err(NoteError::Malformed);
     };
     let parsed = signed_note::Note::from_bytes(note).map_err(|_| NoteError::Malformed)?;
-    // `signed_note` (like Go's note package) checks only the first signature line of each known
-    // key and skips repeats. We check every line from a known key, so a note carrying a good and
-    // a bad signature from the same key is rejected, as the brief's rule says.
     let sig_block = std::str::from_utf8(note)
         .ok()
         .and_then(|t| t.rsplit_once("\n\n"))
         .map(|(_, sigs)| sigs)
         .ok_or(NoteError::Malformed)?;
+    let mut verified = Vec::new();
     for l in sig_block.lines() {
         let sig =
             signed_note::Signature::from_bytes(l.as_bytes()).map_err(|_| NoteError::Malformed)?;
-        let known_key = known
+        let Some(k) = known
             .iter()
-            .find(|k| k.name() == sig.name() && k.key_id() == sig.id());
-        if known_key.is_some_and(|k| !k.verify(parsed.text(), sig.signature())) {
+            .find(|k| k.name() == sig.name() && k.key_id() == sig.id())
+        else {
+            continue;
+        };
+        if !k.verify(parsed.text(), sig.signature()) {
             return Err(NoteError::InvalidSignature {
                 name: sig.name().to_owned(),
                 id: sig.id(),
             });
         }
+        verified.push(sig);
     }
-    let list = signed_note::VerifierList::new(known);
-    let (verified, _unknown) = parsed.verify(&list).map_err(|e| match e {
-        signed_note::NoteError::InvalidSignature { name, id } => {
-            NoteError::InvalidSignature { name, id }
-        }
-        signed_note::NoteError::UnverifiedNote => NoteError::NotSignedByLog(log_name.clone()),
-        _ => NoteError::Malformed,
-    })?;
     if !verified
         .iter()
-        .any(|s| s.name() == log_name && s.id() == log_id)
+        .any(|s| s.name() == log.name() && s.id() == log.key_id())
     {
-        return Err(NoteError::NotSignedByLog(log_name));
+        return Err(NoteError::NotSignedByLog(log.name().to_owned()));
     }
     let text = String::from_utf8(parsed.text().to_vec()).map_err(|_| NoteError::Malformed)?;
     Ok((text, verified))
