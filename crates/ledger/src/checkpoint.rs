@@ -17,8 +17,10 @@ pub enum CheckpointError {
         "malformed checkpoint: expected an origin line, a decimal tree size line and a base64 root hash line"
     )]
     Malformed,
-    /// An origin that cannot be a note key name.
-    #[error("{0:?} is not a valid checkpoint origin (non-empty, printable, no spaces or '+')")]
+    /// An origin that is empty, has control characters, or leading or trailing space.
+    #[error(
+        "{0:?} is not a valid checkpoint origin (non-empty, printable, no leading or trailing space)"
+    )]
     Origin(String),
 }
 
@@ -56,6 +58,15 @@ pub fn is_valid_name(name: &str) -> bool {
     signed_note::is_key_name_valid(name) && !name.chars().any(char::is_control)
 }
 
+/// Whether `origin` can be a checkpoint origin line: non-empty, no control characters, no
+/// leading or trailing space. Other logs' origins may contain inner spaces (Go's checksum
+/// database uses `go.sum database tree`); an Insyn log's origin is also its note key name, which
+/// [`is_valid_name`] restricts further.
+#[must_use]
+pub fn is_valid_origin(origin: &str) -> bool {
+    !origin.is_empty() && !origin.chars().any(char::is_control) && origin.trim() == origin
+}
+
 impl Checkpoint {
     /// A checkpoint without extension lines.
     ///
@@ -77,7 +88,7 @@ impl Checkpoint {
         root: Hash,
         extension: &str,
     ) -> Result<Self, CheckpointError> {
-        if !is_valid_name(origin) {
+        if !is_valid_origin(origin) {
             return Err(CheckpointError::Origin(origin.to_owned()));
         }
         if extension.chars().any(|c| c.is_control() && c != '\n') {
@@ -104,7 +115,7 @@ impl Checkpoint {
     pub fn parse(text: &[u8]) -> Result<Self, CheckpointError> {
         let c = tlog_tiles::Checkpoint::from_bytes(text).map_err(|_| CheckpointError::Malformed)?;
         let cp = Self::from_tlog(&c);
-        if !is_valid_name(&cp.origin) {
+        if !is_valid_origin(&cp.origin) {
             return Err(CheckpointError::Origin(cp.origin));
         }
         // The root line must be the canonical base64 of the hash, and the whole text must be the
@@ -202,7 +213,7 @@ mod tests {
             b"o\n+1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
             b"o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I\n",
             b"\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
-            b"o o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
+            b" o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
             b"o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n",
             b"o\n18446744073709551616\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n",
         ] {
@@ -212,7 +223,10 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
-        assert!(Checkpoint::new("a+b", 1, crate::hash::EMPTY_ROOT).is_err());
+        assert!(Checkpoint::new("a ", 1, crate::hash::EMPTY_ROOT).is_err());
+        // Other logs' origins may have inner spaces, like Go's checksum database.
+        let go = Checkpoint::new("go.sum database tree", 1, crate::hash::EMPTY_ROOT).unwrap();
+        assert_eq!(Checkpoint::parse(go.to_text().as_bytes()).unwrap(), go);
         assert!(Checkpoint::new("a\nb", 1, crate::hash::EMPTY_ROOT).is_err());
     }
 

@@ -902,7 +902,10 @@ mod tests {
             w.h.check_with_verified_key(&after, &pk),
             Err(HistoryError::Revoked { .. })
         ));
-        assert_eq!(w.h.check_with_verified_key(&after, &pk), strict.check(&after));
+        assert_eq!(
+            w.h.check_with_verified_key(&after, &pk),
+            strict.check(&after)
+        );
         let e = after.into_entry(0);
         assert_eq!(w.h.apply_verified(&e, &pk), strict.apply(&e));
         assert_eq!(w.h.len(), strict.len());
