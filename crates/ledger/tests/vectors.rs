@@ -341,3 +341,36 @@ fn c2sp_cosignature_example_has_the_documented_layout() {
         Err(NoteError::NotSignedByLog(_))
     ));
 }
+
+/// The Go checksum database's verifier key, as built into the go command.
+const SUMDB_VKEY: &str = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8";
+
+#[test]
+fn real_signed_tree_heads_of_the_go_checksum_database_verify_strictly() {
+    let v = LogVerifier::from_verifier_key(SUMDB_VKEY).unwrap();
+    for (note, size) in [
+        (
+            "go.sum database tree\n65209736\n5+uGFjx6xBZG8ip1+wi77v+grwbhhukIrxEUS8PXvRo=\n\n\u{2014} sum.golang.org Az3grnbssgK7ubgFX36gVETtNv0U23qxyAhAMai2QUfeGa3nB/akvkMdlUErfcZz7l/R3cVtYspg3dxXABkGZZKdsQ8=\n",
+            65_209_736,
+        ),
+        (
+            "go.sum database tree\n31700353\nqINS1GRFhWHwdkUeqLEoP4yEMkTBBzxBkGwGQlVlVcs=\n\n\u{2014} sum.golang.org Az3grnmrIUEDFqHzAElIQCPNoRFRAAdFo47fooyWKMHb89k11GJh5zHIfNCOBmwn/C3YI8oW9/C8DJ87F61QqspBYwM=\n",
+            31_700_353,
+        ),
+    ] {
+        let text = v.verify_note(note.as_bytes()).unwrap();
+        let cp = Checkpoint::parse(text.as_bytes()).unwrap();
+        assert_eq!((cp.origin(), cp.size()), ("go.sum database tree", size));
+        // Its origin is not its key name, so it is not a checkpoint of an Insyn-style log.
+        assert!(matches!(
+            v.verify_checkpoint(note.as_bytes()),
+            Err(NoteError::WrongOrigin { .. })
+        ));
+        // One changed digit of the size breaks the signature.
+        let forged = note.replacen(&size.to_string(), &(size + 1).to_string(), 1);
+        assert!(matches!(
+            v.verify_note(forged.as_bytes()),
+            Err(NoteError::InvalidSignature { .. })
+        ));
+    }
+}
