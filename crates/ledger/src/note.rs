@@ -552,6 +552,12 @@ impl CosignerVerifier {
         &self.name
     }
 
+    /// The cosigner's public key.
+    #[must_use]
+    pub fn public_key(&self) -> &PublicKey {
+        &self.key
+    }
+
     /// The four-byte note key hash.
     #[must_use]
     pub fn note_key_id(&self) -> u32 {

@@ -374,3 +374,51 @@ fn real_signed_tree_heads_of_the_go_checksum_database_verify_strictly() {
         ));
     }
 }
+
+/// A real checkpoint of a C2SP static-CT log (transparency.dev's staging "arche2025h1"), with the
+/// log's RFC 6962 signature (type 0x05, ignored here), its Ed25519 note signature (type 0x01) and
+/// cosignatures of public witnesses (type 0x04), one of them remora.n621.de.
+const ARCHE: &str = "arche2025h1.staging.ct.transparency.dev
+1432088532
+U7WM79jrzyhGZ5/GUBTpM7NzwdyfFx61t3RovgcC4Ro=
+
+\u{2014} arche2025h1.staging.ct.transparency.dev zTM8sQAAAZ5W0WdjBAMARjBEAiBjW5IQf9pvsYLfQFX6hoGREPMHbdQ3urbllzalApkptQIgIpwtEroeW2BXaHAI4kJXFbon5Ch9MNL5zRNZ55lvGt0=
+\u{2014} arche2025h1.staging.ct.transparency.dev ui8GwCF1+kWqZrxGdhj4aX3gcw7XUlXQQabg/27lefwhUkzbC3NygNI75MdhL1bfTW9g8Ei59RA23oHP7Ry1k3ZFWwQ=
+\u{2014} transparency.dev/DEV:witness-little-garden 2AQqhwAAAABqEiEgzgFIqqhbUoDwjMWE6UP8nd8/KYTzwZ2rhIgcqoXHAwVkjZr4AscylP3v7sEodkRAErumC2q44vdgJY096st5BQ==
+\u{2014} witness1.smartit.nu/witness1 pIyCDwAAAABqEiEghIp82KWebrw7/oHQwlTAm3g2RKS4+eebl8eO0WH+/iEcxZ75W3u5hNI7TOQtmJbqmNWVuE0tgh0XwzdZsDsUAQ==
+\u{2014} remora.n621.de 2net5wAAAABqEiEgPlfF3V06o0Y+fHM+J5J9s27wgxxcOVSpZ/2g/KSiXCg9DEZI+aVCIobWX9sXTynk5XeU/zZ0WBxtqB0DrAWfBw==
+\u{2014} witness.stagemole.eu Z/euoAAAAABqEiEgw0i+7g2ENfDAWHmtRzCfKTHSDwYDJA2NmKeGi9Y8FtEyOUvVr+AJmIY/2TUFucgKi7lI7cUiOvKFYe/TmN9DAg==
+";
+
+#[test]
+fn a_real_cosigned_checkpoint_verifies_with_its_log_key_and_a_witness_key() {
+    let log = LogVerifier::from_verifier_key(
+        "arche2025h1.staging.ct.transparency.dev+ba2f06c0+AU0vHmlGCS/PdN8b2OaGmKprLI8HKM+dJ472xgFYh15f",
+    )
+    .unwrap();
+    let remora = CosignerVerifier::from_verifier_key(
+        "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2",
+    )
+    .unwrap();
+    // The log's other signature (same name, another key hash) and unknown witnesses are ignored.
+    let cp = log.verify_checkpoint(ARCHE.as_bytes()).unwrap();
+    assert_eq!(cp.size(), 1_432_088_532);
+    let c = log
+        .verify_cosigned_checkpoint(ARCHE.as_bytes(), std::slice::from_ref(&remora))
+        .unwrap();
+    assert_eq!(c.cosignatures.len(), 1);
+    assert_eq!(c.cosignatures[0].name, "remora.n621.de");
+    // The timestamp is the big-endian u64 after the key hash in the signature line.
+    let line = ARCHE.lines().find(|l| l.contains("remora")).unwrap();
+    let raw = B64.decode(line.rsplit(' ').next().unwrap()).unwrap();
+    assert_eq!(
+        c.cosignatures[0].timestamp,
+        u64::from_be_bytes(raw[4..12].try_into().unwrap())
+    );
+    // A changed size breaks both the log's signature and the cosignature.
+    let forged = ARCHE.replacen("1432088532", "1432088533", 1);
+    assert!(log.verify_checkpoint(forged.as_bytes()).is_err());
+    // The witness alone, as if it were the log, is not accepted: cosignatures sign another message.
+    let as_log = LogVerifier::new("remora.n621.de", *remora.public_key()).unwrap();
+    assert!(as_log.verify_note(ARCHE.as_bytes()).is_err());
+}
