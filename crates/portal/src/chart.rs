@@ -55,8 +55,10 @@ pub struct Chart {
     pub description: String,
     /// The header of the category column in the data table (e.g. "Month").
     pub category_label: String,
-    /// The categories along the x axis (e.g. periods).
+    /// The categories along the x axis (e.g. periods), as the data table shows them.
     pub categories: Vec<String>,
+    /// Shorter labels for the x axis, one per category; empty to use `categories`.
+    pub axis_labels: Vec<String>,
     /// The series.
     pub series: Vec<Series>,
     /// What the values measure.
@@ -195,6 +197,7 @@ impl Chart {
             if i % every != 0 {
                 continue;
             }
+            let cat = self.axis_labels.get(i).unwrap_or(cat);
             #[allow(clippy::cast_precision_loss)]
             let x = LEFT + band * (i as f64 + 0.5);
             let _ = write!(
@@ -421,6 +424,7 @@ mod tests {
             description: "Fakturerat & budget".to_owned(),
             category_label: "Månad".to_owned(),
             categories: vec!["2026-01".into(), "2026-02".into(), "2026-03".into()],
+            axis_labels: Vec::new(),
             series: vec![
                 Series {
                     name: "Fakturerat".into(),

@@ -36,6 +36,7 @@ pub mod csv;
 mod error;
 pub mod format;
 pub mod i18n;
+mod ledger_page;
 mod pages;
 pub mod paging;
 mod password;
@@ -64,6 +65,8 @@ pub enum Audience {
     LoggedIn,
     /// Accounts the access policy lets manage accounts (administrators).
     AccountManagers,
+    /// Accounts the access policy lets verify the ledger (inspectors).
+    LedgerVerifiers,
 }
 
 /// A route of the portal and who may use it.
@@ -122,6 +125,11 @@ pub const ROUTES: &[RouteInfo] = &[
     },
     RouteInfo {
         method: "GET",
+        path: "/ledger",
+        audience: Audience::LedgerVerifiers,
+    },
+    RouteInfo {
+        method: "GET",
         path: "/static/portal.css",
         audience: Audience::Everyone,
     },
@@ -138,6 +146,7 @@ pub fn router(state: PortalState) -> Router {
         .route("/language", post(pages::language))
         .route("/admin/accounts", get(pages::admin_accounts))
         .route("/admin/accounts.csv", get(pages::admin_accounts_csv))
+        .route("/ledger", get(ledger_page::ledger))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

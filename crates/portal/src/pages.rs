@@ -35,6 +35,9 @@ fn nav(ctx: &RequestContext) -> Vec<NavItem> {
     };
     let path = ctx.path.split('?').next().unwrap_or("/");
     let mut items = vec![("/", "nav.start")];
+    if access::can_verify_ledger(&user.role()) {
+        items.push(("/ledger", "nav.ledger"));
+    }
     if access::can_manage_accounts(&user.role()) {
         items.push(("/admin/accounts", "nav.accounts"));
     }

@@ -47,6 +47,10 @@ pub(crate) const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
         "error.html",
         include_str!("../../../web/templates/error.html"),
     ),
+    (
+        "ledger.html",
+        include_str!("../../../web/templates/ledger.html"),
+    ),
 ];
 
 /// Why the templates could not be prepared at start.
@@ -410,6 +414,7 @@ mod tests {
             description: "Antal aktiva deltagare per månad".to_owned(),
             category_label: "Månad".to_owned(),
             categories: vec!["2026-01".to_owned(), "2026-02".to_owned()],
+            axis_labels: Vec::new(),
             series: vec![crate::chart::Series {
                 name: "Aktiva".to_owned(),
                 values: vec![Some(12), Some(1_500)],

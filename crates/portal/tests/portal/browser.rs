@@ -15,7 +15,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestPortal};
+use crate::helpers::PASSWORD;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -266,7 +266,7 @@ async fn main_pages_work_and_pass_axe_in_chromium() {
     let artifacts = workspace_root().join("target/browser-artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
 
-    let portal = TestPortal::new().await;
+    let portal = crate::ledger::portal_with_history().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -362,6 +362,28 @@ async fn main_pages_work_and_pass_axe_in_chromium() {
     s.login("ivar").await;
     s.wait_text("h1", "Välkommen, Ivar Inspektör").await;
     s.check("08-start-inspector", &mut problems).await;
+    s.open("/ledger").await;
+    s.wait_text("h1", "Liggaren").await;
+    s.check("08b-ledger", &mut problems).await;
+    // The chart's table alternative opens from the keyboard-reachable summary.
+    s.client
+        .find(Locator::Css(".chart-data summary"))
+        .await
+        .expect("table summary")
+        .click()
+        .await
+        .expect("open the table");
+    s.wait_text(".chart-data caption", "Antal poster").await;
+    s.check("08c-ledger-table", &mut problems).await;
+    let figure = s
+        .client
+        .find(Locator::Css(".chart-figure"))
+        .await
+        .expect("chart figure")
+        .screenshot()
+        .await
+        .expect("chart screenshot");
+    std::fs::write(s.artifacts.join("08d-ledger-chart.png"), figure).expect("write");
     s.logout().await;
     s.login("ada").await;
     s.wait_text("h1", "Välkommen, Ada Administratör").await;

@@ -46,6 +46,15 @@ impl TestPortal {
     /// A portal on the database at `url` (already created and empty).
     pub(crate) async fn at(url: &str, config: PortalConfig, dir: tempfile::TempDir) -> Self {
         let store = insyn_store::Store::connect(url).await.expect("store");
+        Self::with_store(store, config, dir).await
+    }
+
+    /// A portal over an opened store (e.g. one with a ledger history).
+    pub(crate) async fn with_store(
+        store: insyn_store::Store,
+        config: PortalConfig,
+        dir: tempfile::TempDir,
+    ) -> Self {
         let config = PortalConfig {
             password_cost: PasswordCost::INSECURE_FOR_TESTS,
             ..config

@@ -3,5 +3,6 @@
 
 mod browser;
 mod helpers;
+mod ledger;
 mod pages;
 mod sessions;

@@ -358,6 +358,8 @@ async fn authorization_matrix_of_every_route_and_role() {
                 (Audience::LoggedIn, Some(_)) => StatusCode::OK,
                 (Audience::AccountManagers, Some("ada")) => StatusCode::OK,
                 (Audience::AccountManagers, Some(_)) => StatusCode::FORBIDDEN,
+                (Audience::LedgerVerifiers, Some("ivar")) => StatusCode::OK,
+                (Audience::LedgerVerifiers, Some(_)) => StatusCode::FORBIDDEN,
             };
             assert_eq!(r.status, expected, "{role}: GET {}", route.path);
             if expected == StatusCode::SEE_OTHER && username.is_none() {
