@@ -1,5 +1,5 @@
 //! Formatting of numbers, money, percentages, dates and periods the way Swedish (and English)
-//! readers expect them. Pure functions; the template filters in [`crate::render`] call these.
+//! readers expect them. Pure functions; the template filters (module `render`) call these.
 //!
 //! Swedish conventions (Språkrådet, and what `Intl` in `sv-SE` produces): thousands grouped with
 //! a non-breaking space (`1 234 567`), a decimal comma, the minus sign U+2212, `kr` after the

@@ -19,10 +19,16 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Code map: [`router`] wires the routes and layers; `session` owns sessions, CSRF and the
-//! request context; `pages` the handlers; `render` the template environment; [`accounts`]
-//! account creation and login; [`chart`] SVG charts; [`csv`] CSV downloads; [`paging`] list pages; [`format`] Swedish formatting; [`i18n`]
-//! the message catalogues; `security` the response headers; `error` the one error type.
+//! Code map:
+//! - [`router`] wires the routes and layers; [`ROUTES`] lists them with their audience.
+//! - `session`: sessions, CSRF and the per-request context; `security`: response headers;
+//!   `error`: the one error type and its policy.
+//! - `pages`: login, logout, start, account, language, admin and error pages;
+//!   `ledger_page`: the inspectors' ledger page.
+//! - `render`: the template environment; [`i18n`]: the message catalogues;
+//!   [`format`](mod@format): Swedish formatting.
+//! - [`accounts`]: account creation and login; `password`: Argon2id.
+//! - [`chart`]: SVG charts; [`csv`]: CSV downloads; [`paging`]: list pages.
 //!
 //! Architecture invariant: the portal never builds a database query; it calls
 //! `insyn_store` functions. Every non-GET request passes the CSRF check in the session layer
