@@ -888,12 +888,42 @@ impl LedgerState {
         signed: &SignedStatement,
         integrated_at_ms: u64,
     ) -> Result<(), Vec<Problem>> {
+        self.check_inner(signed, integrated_at_ms, None)
+    }
+
+    /// [`LedgerState::check`] for a caller (the sequencer) that has already verified the
+    /// signature strictly and had it accepted with `verified_key`: the signature is not verified
+    /// again when that is the key the key history would use
+    /// ([`KeyHistory::check_with_verified_key`]). The verdict is [`LedgerState::check`]'s,
+    /// provided the caller's claim is true.
+    ///
+    /// # Errors
+    /// As [`LedgerState::check`].
+    pub fn check_verified(
+        &self,
+        signed: &SignedStatement,
+        integrated_at_ms: u64,
+        verified_key: &PublicKey,
+    ) -> Result<(), Vec<Problem>> {
+        self.check_inner(signed, integrated_at_ms, Some(verified_key))
+    }
+
+    fn check_inner(
+        &self,
+        signed: &SignedStatement,
+        integrated_at_ms: u64,
+        verified_key: Option<&PublicKey>,
+    ) -> Result<(), Vec<Problem>> {
         let mut problems = self
             .registry
             .check(signed.statement(), integrated_at_ms)
             .err()
             .unwrap_or_default();
-        if let Err(e) = self.keys.check(signed) {
+        let keys = match verified_key {
+            Some(k) => self.keys.check_with_verified_key(signed, k),
+            None => self.keys.check(signed),
+        };
+        if let Err(e) = keys {
             let p = key_problem(&e, signed.statement());
             if !problems.iter().any(|q| q.code == p.code) {
                 problems.insert(0, p);
@@ -930,13 +960,38 @@ impl LedgerState {
     /// # Errors
     /// Every [`Problem`] with the entry at its point in the log.
     pub fn apply(&mut self, entry: &Entry) -> Result<(), Vec<Problem>> {
+        self.apply_inner(entry, None)
+    }
+
+    /// [`LedgerState::apply`] for an entry whose signature the caller has already verified
+    /// strictly with `verified_key` ([`KeyHistory::apply_verified`]).
+    ///
+    /// # Errors
+    /// As [`LedgerState::apply`].
+    pub fn apply_verified(
+        &mut self,
+        entry: &Entry,
+        verified_key: &PublicKey,
+    ) -> Result<(), Vec<Problem>> {
+        self.apply_inner(entry, Some(verified_key))
+    }
+
+    fn apply_inner(
+        &mut self,
+        entry: &Entry,
+        verified_key: Option<&PublicKey>,
+    ) -> Result<(), Vec<Problem>> {
         let index = self.keys.len();
         let mut problems = self
             .registry
             .check(entry.statement(), entry.integrated_at_ms())
             .err()
             .unwrap_or_default();
-        if let Err(e) = self.keys.apply(entry) {
+        let keys = match verified_key {
+            Some(k) => self.keys.apply_verified(entry, k),
+            None => self.keys.apply(entry),
+        };
+        if let Err(e) = keys {
             let p = key_problem(&e, entry.statement());
             if !problems.iter().any(|q| q.code == p.code) {
                 problems.insert(0, p);
@@ -953,3 +1008,183 @@ impl LedgerState {
 
 #[cfg(test)]
 mod tests;
+
+/// The sequencer's fast path ([`LedgerState::check_verified`], [`LedgerState::apply_verified`])
+/// gives the verdicts of the strict path.
+#[cfg(test)]
+mod verified_tests {
+    use insyn_ledger::entry::{Actor, Body, ContractRef, SignedStatement, Statement};
+    use insyn_ledger::keys::SigningKey;
+
+    use super::*;
+
+    fn sign(
+        actor: Actor,
+        body: Body,
+        payload: Option<[u8; 32]>,
+        key: &SigningKey,
+    ) -> SignedStatement {
+        Statement::build_and_sign(actor, body, payload, key).unwrap()
+    }
+
+    fn report(
+        prov: &Actor,
+        contract: &ContractRef,
+        period: &str,
+        key: &SigningKey,
+    ) -> SignedStatement {
+        sign(
+            prov.clone(),
+            Body::ReportSubmitted {
+                contract: contract.clone(),
+                period: period.parse().unwrap(),
+            },
+            Some([9; 32]),
+            key,
+        )
+    }
+
+    #[test]
+    fn verified_check_and_apply_match_the_strict_ones() {
+        let log = SigningKey::from_seed(&[40; 32]);
+        let muni_key = SigningKey::from_seed(&[41; 32]);
+        let prov_key = SigningKey::from_seed(&[42; 32]);
+        let muni = Actor::Municipality("0180".parse().unwrap());
+        let org: OrgNumber = "5599123451".parse().unwrap();
+        let prov = Actor::Provider(org);
+        let contract = ContractRef {
+            municipality: "0180".parse().unwrap(),
+            reference: "SOC-1".parse().unwrap(),
+        };
+        // 2026-05-10 12:00 UTC.
+        let now = 1_778_414_400_000;
+        let mut state = LedgerState::new(log.public_key());
+        let setup = [
+            (
+                sign(
+                    Actor::Operator,
+                    Body::MunicipalityRegistered {
+                        municipality: "0180".parse().unwrap(),
+                    },
+                    None,
+                    &log,
+                ),
+                log.public_key(),
+            ),
+            (
+                sign(
+                    Actor::Operator,
+                    Body::KeyAdded {
+                        subject: muni.clone(),
+                        public_key: muni_key.public_key().to_bytes(),
+                    },
+                    None,
+                    &log,
+                ),
+                log.public_key(),
+            ),
+            (
+                sign(
+                    muni.clone(),
+                    Body::ProviderRegistered { provider: org },
+                    None,
+                    &muni_key,
+                ),
+                muni_key.public_key(),
+            ),
+            (
+                sign(
+                    muni.clone(),
+                    Body::ContractRegistered {
+                        contract: contract.clone(),
+                        provider: org,
+                        first: "2026-01".parse().unwrap(),
+                        last: "2026-12".parse().unwrap(),
+                        budget: Sek(1000),
+                    },
+                    None,
+                    &muni_key,
+                ),
+                muni_key.public_key(),
+            ),
+            (
+                sign(
+                    muni.clone(),
+                    Body::KeyAdded {
+                        subject: prov.clone(),
+                        public_key: prov_key.public_key().to_bytes(),
+                    },
+                    None,
+                    &muni_key,
+                ),
+                muni_key.public_key(),
+            ),
+        ];
+        let mut strict = state.clone();
+        for (s, k) in &setup {
+            assert_eq!(state.check_verified(s, now, k), Ok(()));
+            let e = s.clone().into_entry(now);
+            assert_eq!(state.apply_verified(&e, k), strict.apply(&e));
+        }
+        assert_eq!(state.len(), strict.len());
+
+        let pk = prov_key.public_key();
+        let good = report(&prov, &contract, "2026-03", &prov_key);
+        assert_eq!(state.check_verified(&good, now, &pk), Ok(()));
+        assert_eq!(
+            state.check_verified(&good, now, &pk),
+            state.check(&good, now)
+        );
+
+        // A bad signature: any key other than the history's is verified again, and refused.
+        let forged = SignedStatement::new(good.statement().clone(), prov_key.sign(b"not this"));
+        let other = muni_key.public_key();
+        assert!(state.check(&forged, now).is_err());
+        assert_eq!(
+            state.check_verified(&forged, now, &other),
+            state.check(&forged, now)
+        );
+
+        // A period that has not begun, and a key not the provider's: the same problems.
+        let early = report(&prov, &contract, "2026-09", &prov_key);
+        assert!(state.check(&early, now).is_err());
+        assert_eq!(
+            state.check_verified(&early, now, &pk),
+            state.check(&early, now)
+        );
+        let stranger = SigningKey::from_seed(&[43; 32]);
+        let s = report(&prov, &contract, "2026-04", &stranger);
+        assert_eq!(
+            state.check_verified(&s, now, &stranger.public_key()),
+            state.check(&s, now)
+        );
+
+        // The report is applied; a second one for the period is refused by both paths.
+        let e = good.clone().into_entry(now);
+        assert_eq!(state.apply_verified(&e, &pk), strict.apply(&e));
+        let again = report(&prov, &contract, "2026-03", &prov_key);
+        assert!(state.check(&again, now).is_err());
+        assert_eq!(
+            state.check_verified(&again, now, &pk),
+            state.check(&again, now)
+        );
+
+        // Revoked: refused on both paths even though the signature itself verifies.
+        let revoke = sign(
+            muni.clone(),
+            Body::KeyRevoked {
+                subject: prov.clone(),
+                key_id: prov_key.key_id(),
+            },
+            None,
+            &muni_key,
+        )
+        .into_entry(now);
+        assert_eq!(state.apply_verified(&revoke, &other), strict.apply(&revoke));
+        let late = report(&prov, &contract, "2026-04", &prov_key);
+        let verdict = state.check_verified(&late, now, &pk);
+        assert!(verdict.is_err());
+        assert_eq!(verdict, strict.check(&late, now));
+        assert_eq!(state.len(), strict.len());
+    }
+}
