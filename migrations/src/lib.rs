@@ -12,6 +12,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_ledger;
 mod m20261125_000002_accounts;
+mod m20261125_000003_api_credentials;
 
 /// The list of Insyn's migrations, in the order they run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_ledger::Migration),
             Box::new(m20261125_000002_accounts::Migration),
+            Box::new(m20261125_000003_api_credentials::Migration),
         ]
     }
 }

@@ -27,7 +27,9 @@ pub fn databases(test: &str) -> Vec<Db> {
                 std::env::var("CI").as_deref() != Ok("true"),
                 "CI=true but INSYN_TEST_DATABASE_URL is not set: the PostgreSQL tests must run in CI"
             );
-            eprintln!("!!! PostgreSQL tests SKIPPED for {test}: set INSYN_TEST_DATABASE_URL (scripts/test does)");
+            eprintln!(
+                "!!! PostgreSQL tests SKIPPED for {test}: set INSYN_TEST_DATABASE_URL (scripts/test does)"
+            );
         }
     }
     dbs
@@ -39,9 +41,14 @@ fn fresh_pg_database(admin_url: &str, test: &str) -> String {
         "e2e_{}_{}_{}",
         test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
     );
-    let (base, _) = admin_url.rsplit_once('/').expect("database URL ends in /DBNAME");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("database URL ends in /DBNAME");
     let status = Command::new("psql")
         .args([admin_url, "-q", "-c", &format!("CREATE DATABASE {name}")])
         .status()
@@ -76,7 +83,11 @@ impl Server {
     /// Starts `insyn serve` on a free port with the given data directory (kept by the caller).
     pub fn start_in(data_dir: &Path, db: &Db, extra: &[&str]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_insyn"));
-        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(data_dir);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir);
         if let Db::Postgres(url) = db {
             cmd.arg("--database-url").arg(url);
         }
@@ -100,7 +111,9 @@ impl Server {
         let url = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(120))
-                .unwrap_or_else(|_| panic!("insyn serve did not say it was listening; it said: {banner:#?}"));
+                .unwrap_or_else(|_| {
+                    panic!("insyn serve did not say it was listening; it said: {banner:#?}")
+                });
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.trim().to_owned();
             }
@@ -110,7 +123,14 @@ impl Server {
             Db::Postgres(u) => Some(u.clone()),
             Db::Sqlite => None,
         };
-        Self { child, url, data_dir: data_dir.to_owned(), banner, db_url, _tmp: None }
+        Self {
+            child,
+            url,
+            data_dir: data_dir.to_owned(),
+            banner,
+            db_url,
+            _tmp: None,
+        }
     }
 
     /// The PostgreSQL URL the server uses, if not SQLite.

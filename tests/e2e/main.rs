@@ -4,4 +4,5 @@
 #![allow(unreachable_pub)]
 
 mod harness;
+mod payloads;
 mod submissions;

@@ -30,7 +30,11 @@ impl Client {
             .expect("the server prints its verifier key")
             .to_owned();
         let log = LogVerifier::from_verifier_key(&vkey).expect("a valid verifier key");
-        Self { http: reqwest::Client::new(), server, log }
+        Self {
+            http: reqwest::Client::new(),
+            server,
+            log,
+        }
     }
 
     pub async fn submit(&self, signed: &SignedStatement, payload: Option<&[u8]>) -> (u16, Value) {
@@ -39,19 +43,39 @@ impl Client {
             "signature": B64.encode(signed.signature().to_bytes()),
             "payload": payload.map(|p| B64.encode(p)),
         });
-        let r = self.http.post(self.server.at("/api/v1/entries")).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.server.at("/api/v1/entries"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap())
     }
 
     pub async fn size(&self) -> u64 {
-        let v: Value =
-            self.http.get(self.server.at("/api/v1/log")).send().await.unwrap().json().await.unwrap();
+        let v: Value = self
+            .http
+            .get(self.server.at("/api/v1/log"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         v["size"].as_u64().unwrap()
     }
 
     pub async fn checkpoint(&self) -> String {
-        self.http.get(self.server.at("/checkpoint")).send().await.unwrap().text().await.unwrap()
+        self.http
+            .get(self.server.at("/checkpoint"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// Submits and insists on success, returning the verified receipt.
@@ -59,7 +83,9 @@ impl Client {
         let (status, body) = self.submit(signed, payload).await;
         assert_eq!(status, 201, "submission refused: {body:#}");
         let receipt = Receipt::from_json(&body.to_string()).expect("the answer is a receipt");
-        receipt.verify(&self.log).expect("the receipt verifies offline");
+        receipt
+            .verify(&self.log)
+            .expect("the receipt verifies offline");
         receipt
     }
 }
@@ -74,7 +100,9 @@ pub struct World {
 }
 
 pub fn sign(key: &SigningKey, actor: Actor, body: Body, payload: Option<&[u8]>) -> SignedStatement {
-    Statement::new(actor, key.key_id(), body, payload.map(sha256)).unwrap().sign(key)
+    Statement::new(actor, key.key_id(), body, payload.map(sha256))
+        .unwrap()
+        .sign(key)
 }
 
 impl World {
@@ -95,10 +123,21 @@ impl World {
 
         let provider: OrgNumber = "5599123451".parse().unwrap();
         let provider_key = SigningKey::generate();
-        let contract = ContractRef { municipality, reference: "SOC-2025-017".parse().unwrap() };
+        let contract = ContractRef {
+            municipality,
+            reference: "SOC-2025-017".parse().unwrap(),
+        };
         let m = Actor::Municipality(municipality);
-        c.must_submit(&sign(&municipality_key, m.clone(), Body::ProviderRegistered { provider }, None), None)
-            .await;
+        c.must_submit(
+            &sign(
+                &municipality_key,
+                m.clone(),
+                Body::ProviderRegistered { provider },
+                None,
+            ),
+            None,
+        )
+        .await;
         c.must_submit(
             &sign(
                 &municipality_key,
@@ -128,7 +167,13 @@ impl World {
             None,
         )
         .await;
-        Self { municipality, municipality_key, provider, provider_key, contract }
+        Self {
+            municipality,
+            municipality_key,
+            provider,
+            provider_key,
+            contract,
+        }
     }
 
     /// The example report, for `period`.
@@ -144,7 +189,10 @@ impl World {
         sign(
             &self.provider_key,
             Actor::Provider(self.provider),
-            Body::ReportSubmitted { contract: self.contract.clone(), period },
+            Body::ReportSubmitted {
+                contract: self.contract.clone(),
+                period,
+            },
             Some(payload),
         )
     }
@@ -167,10 +215,17 @@ async fn a_signed_report_gets_a_receipt_that_verifies_offline_and_resubmission_r
         assert_eq!(status, 200, "{body:#}");
         let again = Receipt::from_json(&body.to_string()).unwrap();
         assert_eq!(again.index, receipt.index);
-        assert_eq!(c.size().await, size, "a resubmission must not add an entry ({db:?})");
+        assert_eq!(
+            c.size().await,
+            size,
+            "a resubmission must not add an entry ({db:?})"
+        );
 
         // The checkpoint the server publishes verifies with the verifier key it printed.
-        let cp = c.log.verify_checkpoint(c.checkpoint().await.as_bytes()).unwrap();
+        let cp = c
+            .log
+            .verify_checkpoint(c.checkpoint().await.as_bytes())
+            .unwrap();
         assert_eq!(cp.size(), size);
     }
 }
@@ -181,7 +236,8 @@ async fn bad_submissions_are_refused_with_every_problem_and_change_nothing() {
         let c = Client::start(&db).await;
         let w = World::register(&c).await;
         let good = w.report("2026-03");
-        c.must_submit(&w.report_statement("2026-03", &good), Some(&good)).await;
+        c.must_submit(&w.report_statement("2026-03", &good), Some(&good))
+            .await;
         let size = c.size().await;
         let checkpoint = c.checkpoint().await;
 
@@ -190,28 +246,43 @@ async fn bad_submissions_are_refused_with_every_problem_and_change_nothing() {
         v["caseload"]["active"] = json!(-1);
         v["costs"]["total"] = json!("a lot");
         let bad = serde_json::to_vec(&v).unwrap();
-        let (status, body) = c.submit(&w.report_statement("2026-04", &bad), Some(&bad)).await;
+        let (status, body) = c
+            .submit(&w.report_statement("2026-04", &bad), Some(&bad))
+            .await;
         assert_eq!(status, 422, "{body:#}");
         let errors = body["errors"].as_array().unwrap();
         assert!(errors.len() >= 2, "every problem is listed: {body:#}");
-        assert!(errors.iter().any(|e| e["pointer"].as_str().unwrap().contains("/caseload/active")), "{body:#}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["pointer"].as_str().unwrap().contains("/caseload/active")),
+            "{body:#}"
+        );
 
         // A second report for the same period that is not a correction.
         let dup = w.report("2026-03");
         let mut v: Value = serde_json::from_slice(&dup).unwrap();
         v["services"]["counselling_sessions"] = json!(86);
         let dup = serde_json::to_vec(&v).unwrap();
-        let (status, body) = c.submit(&w.report_statement("2026-03", &dup), Some(&dup)).await;
+        let (status, body) = c
+            .submit(&w.report_statement("2026-03", &dup), Some(&dup))
+            .await;
         assert_eq!(status, 422, "{body:#}");
         assert!(body.to_string().contains("already"), "{body:#}");
 
         // A report for an unknown contract.
-        let other = ContractRef { municipality: w.municipality, reference: "NO-SUCH-CONTRACT".parse().unwrap() };
+        let other = ContractRef {
+            municipality: w.municipality,
+            reference: "NO-SUCH-CONTRACT".parse().unwrap(),
+        };
         let report = w.report("2026-05");
         let st = sign(
             &w.provider_key,
             Actor::Provider(w.provider),
-            Body::ReportSubmitted { contract: other, period: "2026-05".parse().unwrap() },
+            Body::ReportSubmitted {
+                contract: other,
+                period: "2026-05".parse().unwrap(),
+            },
             Some(&report),
         );
         let (status, body) = c.submit(&st, Some(&report)).await;
@@ -222,7 +293,10 @@ async fn bad_submissions_are_refused_with_every_problem_and_change_nothing() {
         let st = sign(
             &stranger,
             Actor::Provider(w.provider),
-            Body::ReportSubmitted { contract: w.contract.clone(), period: "2026-05".parse().unwrap() },
+            Body::ReportSubmitted {
+                contract: w.contract.clone(),
+                period: "2026-05".parse().unwrap(),
+            },
             Some(&report),
         );
         let (status, body) = c.submit(&st, Some(&report)).await;
@@ -252,7 +326,11 @@ async fn bad_submissions_are_refused_with_every_problem_and_change_nothing() {
             .unwrap();
         assert_eq!(r.status(), 413);
 
-        assert_eq!(c.size().await, size, "refusals must not change the log ({db:?})");
+        assert_eq!(
+            c.size().await,
+            size,
+            "refusals must not change the log ({db:?})"
+        );
         assert_eq!(c.checkpoint().await, checkpoint);
     }
 }
@@ -270,7 +348,10 @@ async fn a_revoked_key_signs_nothing_more_and_a_rotated_key_takes_over() {
             &sign(
                 &w.provider_key,
                 provider.clone(),
-                Body::KeyAdded { subject: provider.clone(), public_key: new_key.public_key().to_bytes() },
+                Body::KeyAdded {
+                    subject: provider.clone(),
+                    public_key: new_key.public_key().to_bytes(),
+                },
                 None,
             ),
             None,
@@ -281,7 +362,10 @@ async fn a_revoked_key_signs_nothing_more_and_a_rotated_key_takes_over() {
             &sign(
                 &w.municipality_key,
                 Actor::Municipality(w.municipality),
-                Body::KeyRevoked { subject: provider.clone(), key_id: w.provider_key.key_id() },
+                Body::KeyRevoked {
+                    subject: provider.clone(),
+                    key_id: w.provider_key.key_id(),
+                },
                 None,
             ),
             None,
@@ -290,15 +374,26 @@ async fn a_revoked_key_signs_nothing_more_and_a_rotated_key_takes_over() {
         let size = c.size().await;
 
         let report = w.report("2026-03");
-        let (status, body) = c.submit(&w.report_statement("2026-03", &report), Some(&report)).await;
-        assert_eq!(status, 422, "a report signed with a revoked key is refused: {body:#}");
-        assert!(body.to_string().to_lowercase().contains("revoked"), "{body:#}");
+        let (status, body) = c
+            .submit(&w.report_statement("2026-03", &report), Some(&report))
+            .await;
+        assert_eq!(
+            status, 422,
+            "a report signed with a revoked key is refused: {body:#}"
+        );
+        assert!(
+            body.to_string().to_lowercase().contains("revoked"),
+            "{body:#}"
+        );
         assert_eq!(c.size().await, size);
 
         let st = sign(
             &new_key,
             provider,
-            Body::ReportSubmitted { contract: w.contract.clone(), period: "2026-03".parse().unwrap() },
+            Body::ReportSubmitted {
+                contract: w.contract.clone(),
+                period: "2026-03".parse().unwrap(),
+            },
             Some(&report),
         );
         c.must_submit(&st, Some(&report)).await;

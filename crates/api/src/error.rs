@@ -58,6 +58,9 @@ pub enum ApiError {
     /// 404: no such thing (entry, tile, payload, route).
     #[error("{0}")]
     NotFound(String),
+    /// 410: the thing existed but was erased (a payload, by law); its entry still verifies.
+    #[error("{0}")]
+    Gone(String),
     /// 409: the request conflicts with what the ledger already holds.
     #[error("{0}")]
     Conflict(String),
@@ -104,6 +107,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

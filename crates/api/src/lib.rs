@@ -5,6 +5,7 @@
 //! submission handler, [`policy`] the glue that makes the domain's rules the sequencer's admission
 //! policy, [`error`] the one error type.
 
+pub mod auth;
 pub mod error;
 mod extract;
 pub mod policy;
@@ -24,6 +25,7 @@ pub use error::{ApiError, FieldProblem};
 pub use routes::entries::{
     ConsistencyProof, ConsistencyQuery, EntryView, InclusionProof, InclusionQuery, LogInfo,
 };
+pub use routes::payloads::{PayloadRead, ReadsQuery};
 pub use state::{ApiSequencer, ApiState};
 pub use submit::Submission;
 
@@ -65,6 +67,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/log", get(routes::entries::log_info))
         .route("/api/v1/entries", post(submit::submit))
         .route("/api/v1/entries/{index}", get(routes::entries::entry))
+        .route("/api/v1/payloads/{sha256}", get(routes::payloads::payload))
+        .route(
+            "/api/v1/payloads/{sha256}/reads",
+            get(routes::payloads::reads),
+        )
         .route("/api/v1/proofs/inclusion", get(routes::entries::inclusion))
         .route(
             "/api/v1/proofs/consistency",

@@ -93,7 +93,13 @@ impl Ledger {
         )
         .await
         .context("cannot start the sequencer")?;
-        Ok(Self { store, signer, sequencer: Arc::new(sequencer), sequencer_task, new_key })
+        Ok(Self {
+            store,
+            signer,
+            sequencer: Arc::new(sequencer),
+            sequencer_task,
+            new_key,
+        })
     }
 }
 
@@ -134,7 +140,12 @@ impl Application {
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        Ok(Self { listener, router, ledger, demo })
+        Ok(Self {
+            listener,
+            router,
+            ledger,
+            demo,
+        })
     }
 
     /// The address the server listens on (useful with port 0).
@@ -163,7 +174,12 @@ impl Application {
     /// # Errors
     /// When serving fails.
     pub async fn run_until_stopped(self) -> Result<()> {
-        let Self { listener, router, ledger, .. } = self;
+        let Self {
+            listener,
+            router,
+            ledger,
+            ..
+        } = self;
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -172,7 +188,12 @@ impl Application {
         .await
         .context("the server failed")?;
         // Dropping our handle lets the sequencer finish its queue and stop.
-        let Ledger { sequencer, sequencer_task, store, .. } = ledger;
+        let Ledger {
+            sequencer,
+            sequencer_task,
+            store,
+            ..
+        } = ledger;
         drop(sequencer);
         if let Err(e) = sequencer_task.await {
             bail!("the sequencer stopped abnormally: {e}");

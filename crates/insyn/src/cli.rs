@@ -46,6 +46,20 @@ pub enum AdminCommand {
     },
     /// Print the log's origin and verifier key.
     Identity,
+    /// Create an API credential for reading payloads; the token is printed once, only its hash is
+    /// kept.
+    AddCredential {
+        /// `inspector`, `auditor:<municipality code>` or `provider:<organisation number>`.
+        role: String,
+        /// What it is for, e.g. "Stockholm's audit unit".
+        #[arg(long)]
+        label: String,
+    },
+    /// Revoke an API credential by its number.
+    RevokeCredential {
+        /// The credential's number, as `add-credential` printed it.
+        id: i32,
+    },
 }
 
 /// Runs a parsed command line.
@@ -70,11 +84,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     if let Some(demo) = app.demo() {
         if demo.written > 0 {
-            println!("demo: wrote {} synthetic entries through the sequencer", demo.written);
+            println!(
+                "demo: wrote {} synthetic entries through the sequencer",
+                demo.written
+            );
         }
         println!("demo accounts for the portal (synthetic data, demo passwords):");
         for a in &demo.accounts {
-            println!("  {:<20} password {:<28} {}", a.username, a.password, a.description);
+            println!(
+                "  {:<20} password {:<28} {}",
+                a.username, a.password, a.description
+            );
         }
     }
     println!("log origin: {}", ledger.signer.verifier().name());
@@ -91,6 +111,32 @@ async fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
             println!("log origin: {}", signer.verifier().name());
             println!("log verifier key: {}", signer.verifier_key());
             Ok(())
+        }
+        AdminCommand::AddCredential { role, label } => {
+            let (role, scope) = role.split_once(':').unwrap_or((role.as_str(), ""));
+            if insyn_api::auth::role_of(role, scope).is_none() {
+                anyhow::bail!(
+                    "the role must be `inspector`, `auditor:<municipality code>` or `provider:<organisation number>`"
+                );
+            }
+            let store = insyn_store::Store::connect(data.database_url().expose()).await?;
+            let token = crate::keyfile::random_token();
+            let id = store.add_credential(&token, role, scope, &label).await?;
+            println!(
+                "credential {id} ({role}{}{scope}): {token}",
+                if scope.is_empty() { "" } else { ":" }
+            );
+            println!("send it as `Authorization: Bearer {token}`; it is not shown again");
+            Ok(())
+        }
+        AdminCommand::RevokeCredential { id } => {
+            let store = insyn_store::Store::connect(data.database_url().expose()).await?;
+            if store.revoke_credential(id).await? {
+                println!("credential {id} is revoked");
+                Ok(())
+            } else {
+                anyhow::bail!("there is no unrevoked credential {id}")
+            }
         }
         AdminCommand::AddMunicipality { code, public_key } => {
             let municipality: insyn_ledger::id::MunicipalityCode = code.parse()?;

@@ -78,7 +78,10 @@ pub async fn fill(ledger: &Ledger, clock: &DemoClock) -> Result<Option<(DemoData
         i128::from(SystemClock.now_ms()) * 1_000_000,
     )
     .context("the system clock is out of range")?;
-    let dataset = insyn_domain::demo::generate(&DemoConfig { seed: DEMO_SEED, now });
+    let dataset = insyn_domain::demo::generate(&DemoConfig {
+        seed: DEMO_SEED,
+        now,
+    });
     let mut written = 0;
     for planned in &dataset.submissions {
         let key = match planned.signer {
@@ -105,7 +108,10 @@ pub async fn fill(ledger: &Ledger, clock: &DemoClock) -> Result<Option<(DemoData
 
 /// The key the portal signs a municipality's reviews with in the demo.
 #[must_use]
-pub fn portal_key(dataset: &DemoDataset, m: MunicipalityCode) -> Option<insyn_ledger::keys::SigningKey> {
+pub fn portal_key(
+    dataset: &DemoDataset,
+    m: MunicipalityCode,
+) -> Option<insyn_ledger::keys::SigningKey> {
     dataset.signing_key(dataset.current_municipality_key(m))
 }
 
@@ -114,7 +120,10 @@ pub fn portal_key(dataset: &DemoDataset, m: MunicipalityCode) -> Option<insyn_le
 ///
 /// # Errors
 /// When the database refuses the accounts.
-pub async fn create_accounts(ledger: &Ledger, municipalities: &[MunicipalityCode]) -> Result<Vec<DemoAccount>> {
+pub async fn create_accounts(
+    ledger: &Ledger,
+    municipalities: &[MunicipalityCode],
+) -> Result<Vec<DemoAccount>> {
     use insyn_portal::accounts::{AccountRole, CreateAccountError, NewAccount, create_account};
     let mut wanted: Vec<(String, String, AccountRole, String)> = municipalities
         .iter()
@@ -127,8 +136,18 @@ pub async fn create_accounts(ledger: &Ledger, municipalities: &[MunicipalityCode
             )
         })
         .collect();
-    wanted.push(("inspektor".into(), "Nationell inspektör".into(), AccountRole::Inspector, "national inspector".into()));
-    wanted.push(("admin".into(), "Administratör".into(), AccountRole::Administrator, "administrator".into()));
+    wanted.push((
+        "inspektor".into(),
+        "Nationell inspektör".into(),
+        AccountRole::Inspector,
+        "national inspector".into(),
+    ));
+    wanted.push((
+        "admin".into(),
+        "Administratör".into(),
+        AccountRole::Administrator,
+        "administrator".into(),
+    ));
     let mut out = Vec::new();
     for (username, display_name, role, description) in wanted {
         let password = format!("insyn-demo-{username}");
@@ -139,9 +158,19 @@ pub async fn create_accounts(ledger: &Ledger, municipalities: &[MunicipalityCode
             language: insyn_portal::i18n::Language::Sv,
             password: password.clone(),
         };
-        match create_account(ledger.store.connection(), new, insyn_portal::PasswordCost::RECOMMENDED).await {
+        match create_account(
+            ledger.store.connection(),
+            new,
+            insyn_portal::PasswordCost::RECOMMENDED,
+        )
+        .await
+        {
             Ok(_) | Err(CreateAccountError::UsernameTaken(_)) => {
-                out.push(DemoAccount { username, password, description });
+                out.push(DemoAccount {
+                    username,
+                    password,
+                    description,
+                });
             }
             Err(e) => return Err(anyhow!("cannot create demo account {username}: {e}")),
         }

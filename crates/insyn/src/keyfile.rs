@@ -20,7 +20,10 @@ pub fn write_new_secret(path: &Path, text: &str) -> Result<()> {
     }
     let mut file = options.open(path).with_context(|| {
         if path.exists() {
-            format!("{} already exists; refusing to overwrite a key", path.display())
+            format!(
+                "{} already exists; refusing to overwrite a key",
+                path.display()
+            )
         } else {
             format!("cannot create {}", path.display())
         }
@@ -29,4 +32,18 @@ pub fn write_new_secret(path: &Path, text: &str) -> Result<()> {
         .and_then(|()| file.write_all(b"\n"))
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A new random bearer token: 32 bytes from the operating system, URL-safe base64, prefixed so a
+/// leaked token is recognisable.
+#[must_use]
+pub fn random_token() -> String {
+    use base64::Engine;
+    use rand_core::RngCore;
+    let mut bytes = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    format!(
+        "insyn_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }

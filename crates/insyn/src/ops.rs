@@ -22,7 +22,11 @@ pub async fn submit_operator(ledger: &Ledger, body: Body) -> Result<Receipt> {
         Ok(accepted) => Ok(accepted.receipt),
         Err(SubmitError::Rejected(problems)) => Err(anyhow!(
             "the ledger refused it: {}",
-            problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         )),
         Err(e) => Err(anyhow!("{e}")),
     }
@@ -44,24 +48,38 @@ pub async fn register_municipality(
     };
     let added = submit_operator(
         ledger,
-        Body::KeyAdded { subject: Actor::Municipality(municipality), public_key: key.to_bytes() },
+        Body::KeyAdded {
+            subject: Actor::Municipality(municipality),
+            public_key: key.to_bytes(),
+        },
     )
     .await?;
     Ok(registered.into_iter().chain([added]).collect())
 }
 
 /// Whether the log already registers `municipality` (there are at most 290 such entries).
-async fn is_municipality_registered(ledger: &Ledger, municipality: MunicipalityCode) -> Result<bool> {
+async fn is_municipality_registered(
+    ledger: &Ledger,
+    municipality: MunicipalityCode,
+) -> Result<bool> {
     let mut page = Page::first(MAX_PAGE);
     loop {
-        let rows = ledger.store.entries_of_kind(Kind::MunicipalityRegistered, page).await?;
+        let rows = ledger
+            .store
+            .entries_of_kind(Kind::MunicipalityRegistered, page)
+            .await?;
         if rows.iter().any(|e| {
             matches!(e.entry.statement().body(), Body::MunicipalityRegistered { municipality: m } if *m == municipality)
         }) {
             return Ok(true);
         }
         match rows.last() {
-            Some(last) if rows.len() as u64 == MAX_PAGE => page = Page { after: Some(last.index), limit: MAX_PAGE },
+            Some(last) if rows.len() as u64 == MAX_PAGE => {
+                page = Page {
+                    after: Some(last.index),
+                    limit: MAX_PAGE,
+                }
+            }
             _ => return Ok(false),
         }
     }

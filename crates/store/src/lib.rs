@@ -15,6 +15,7 @@
 pub mod accounts;
 mod clock;
 mod connect;
+pub mod credentials;
 pub mod entity;
 mod error;
 mod hashes;

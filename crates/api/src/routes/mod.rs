@@ -2,3 +2,4 @@
 
 pub(crate) mod entries;
 pub(crate) mod log;
+pub(crate) mod payloads;
