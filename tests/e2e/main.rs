@@ -2,6 +2,8 @@
 
 // The modules of a test binary are private to it; `pub` only shares helpers between them.
 #![allow(unreachable_pub)]
+// Helpers of a test binary fail the test by panicking when set-up goes wrong; that is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod harness;
 mod payloads;
