@@ -3,7 +3,9 @@
 //! database cannot be used to read anything.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, big_integer_null, pk_auto, string_len, string_len_uniq};
+use sea_orm_migration::schema::{
+    big_integer, big_integer_null, pk_auto, string_len, string_len_uniq,
+};
 
 /// Creates `api_credentials`.
 #[derive(DeriveMigrationName)]

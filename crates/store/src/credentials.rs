@@ -81,7 +81,9 @@ impl Store {
         label: &str,
     ) -> Result<i32, StoreError> {
         if role.is_empty() || label.trim().is_empty() {
-            return Err(StoreError::InvalidInput("a credential needs a role and a label".into()));
+            return Err(StoreError::InvalidInput(
+                "a credential needs a role and a label".into(),
+            ));
         }
         let row = entity::ActiveModel {
             token_hash: Set(token_hash(token)),
@@ -115,7 +117,10 @@ impl Store {
     /// Database errors.
     pub async fn revoke_credential(&self, id: i32) -> Result<bool, StoreError> {
         let res = entity::Entity::update_many()
-            .col_expr(entity::Column::RevokedAt, Expr::value(to_db(self.clock().now_ms())?))
+            .col_expr(
+                entity::Column::RevokedAt,
+                Expr::value(to_db(self.clock().now_ms())?),
+            )
             .filter(entity::Column::Id.eq(id))
             .filter(entity::Column::RevokedAt.is_null())
             .exec(self.connection())
@@ -142,7 +147,10 @@ impl Store {
     ///
     /// # Errors
     /// Database errors, or [`StoreError::Corrupt`] for an entry that does not decode.
-    pub async fn entries_with_payload(&self, sha256: &[u8; 32]) -> Result<Vec<StoredEntry>, StoreError> {
+    pub async fn entries_with_payload(
+        &self,
+        sha256: &[u8; 32],
+    ) -> Result<Vec<StoredEntry>, StoreError> {
         entries::Entity::find()
             .filter(entries::Column::PayloadHash.eq(sha256.to_vec()))
             .order_by_asc(entries::Column::Idx)
@@ -158,7 +166,11 @@ impl Store {
     ///
     /// # Errors
     /// Database errors, or [`StoreError::Corrupt`] for an entry that does not decode.
-    pub async fn has_contract(&self, m: MunicipalityCode, p: &OrgNumber) -> Result<bool, StoreError> {
+    pub async fn has_contract(
+        &self,
+        m: MunicipalityCode,
+        p: &OrgNumber,
+    ) -> Result<bool, StoreError> {
         let rows = entries::Entity::find()
             .filter(entries::Column::Kind.eq(i16::from(Kind::ContractRegistered.code())))
             .filter(entries::Column::Actor.eq(actor_key(&Actor::Municipality(m))))
@@ -166,7 +178,8 @@ impl Store {
             .await?;
         for row in rows {
             let e = stored_entry(row)?;
-            if matches!(e.entry.statement().body(), Body::ContractRegistered { provider, .. } if provider == p) {
+            if matches!(e.entry.statement().body(), Body::ContractRegistered { provider, .. } if provider == p)
+            {
                 return Ok(true);
             }
         }
