@@ -392,6 +392,14 @@ async fn main_pages_work_and_pass_axe_in_chromium() {
     s.wait_text("h1", "Konton").await;
     s.check("10-admin-accounts", &mut problems).await;
 
+    // A phone-sized window: the layout reflows (WCAG 1.4.10) and stays accessible.
+    s.client.set_window_size(390, 844).await.expect("resize");
+    s.open("/").await;
+    s.check("10b-start-narrow", &mut problems).await;
+    s.open("/admin/accounts").await;
+    s.check("10c-admin-accounts-narrow", &mut problems).await;
+    s.client.set_window_size(1280, 1000).await.expect("resize");
+
     // Keyboard: the first Tab reaches the skip link, which leads to the main content.
     s.open("/account").await;
     s.client
