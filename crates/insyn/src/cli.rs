@@ -22,6 +22,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: the API, the C2SP tiles and the portal.
     Serve(ServeArgs),
+    /// Providers' tools: key generation, signing reports offline, submitting, receipts, keys.
+    Provider(crate::provider::ProviderArgs),
+    /// Municipalities' signing tools: register providers and contracts, manage provider keys.
+    Municipality(crate::provider::MunicipalityArgs),
+    /// Verify a whole log as an inspector, from a server or an export bundle.
+    Verify(crate::inspect::VerifyArgs),
+    /// Write a single-file export bundle of the log from the server's database.
+    Export(crate::inspect::ExportArgs),
+    /// An inspector's witness: cosign checkpoints after checking consistency (C2SP tlog-witness).
+    Witness(crate::inspect::WitnessArgs),
     /// Operator commands that act on the server's data directory and database.
     Admin {
         #[command(flatten)]
@@ -70,6 +80,11 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Admin { data, command } => admin(&data, command).await,
+        Command::Provider(args) => crate::provider::run_provider(args).await,
+        Command::Municipality(args) => crate::provider::run_municipality(args).await,
+        Command::Verify(args) => crate::inspect::verify(args).await,
+        Command::Export(args) => crate::inspect::export(args).await,
+        Command::Witness(args) => crate::inspect::run_witness(args).await,
     }
 }
 

@@ -5,5 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod inspect;
 pub mod keyfile;
 pub mod ops;
+pub mod provider;

@@ -1,0 +1,617 @@
+//! The verification engine: reads a whole log from a [`LogSource`] and checks everything an
+//! inspector can check without trusting the server.
+//!
+//! For each entry, in order: the served entry bundle holds it; its leaf hash equals the served
+//! level-0 hash tile; it decodes strictly; the domain's [`LedgerState`] accepts it at that point
+//! (the signature under the one acceptance rule with a key valid for the actor then, and every
+//! business rule). Every served hash tile of higher levels must equal the recomputation, and the
+//! recomputed root must be the checkpoint's, whose signature is checked with the log's key first.
+//!
+//! Against the inspector's state directory (see [`crate::state`]): the log must not have shrunk,
+//! and the new tree must extend the one verified before. A resumed run continues from the saved
+//! right edge, so it fetches only new tiles; computing the new root from the old right edge is
+//! itself the consistency check. The key history is rebuilt from the entry cache, since
+//! [`LedgerState`] cannot be saved (which costs a signature check per cached entry; see the
+//! issue's note).
+//!
+//! Memory: the entries are streamed; what grows is the [`LedgerState`] (the domain keeps about
+//! 80 bytes per report) and nothing else.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use insyn_domain::rules::LedgerState;
+use insyn_ledger::entry::Entry;
+use insyn_ledger::hash::{Hash, leaf_hash};
+use insyn_ledger::note::{LogVerifier, NoteError};
+use insyn_ledger::tile::{TILE_HEIGHT, TILE_WIDTH, Tile, decode_bundle};
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+
+use crate::source::{LogSource, SourceError};
+use crate::state::{CacheReader, CacheWriter, StateDir, StateError, Verified};
+use crate::tree::{ComputedTile, StreamingTree};
+
+/// At most this many findings are kept (the count of all is kept too).
+pub const MAX_FINDINGS: usize = 1000;
+
+/// How to verify.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The log's verifier (origin and key), given by the inspector, never taken from the server.
+    pub log: LogVerifier,
+    /// The state directory, if the inspector keeps one.
+    pub state: Option<StateDir>,
+    /// Re-verify every entry even when the state would allow resuming.
+    pub full: bool,
+    /// Print a progress line to stderr every few seconds.
+    pub progress: bool,
+    /// Entry bundles fetched ahead of the one being verified.
+    pub prefetch: usize,
+}
+
+impl VerifyOptions {
+    /// Options for the log `log`, without state, quiet.
+    #[must_use]
+    pub fn new(log: LogVerifier) -> Self {
+        Self {
+            log,
+            state: None,
+            full: false,
+            progress: false,
+            prefetch: 8,
+        }
+    }
+}
+
+/// One thing that is wrong, at an entry when it can be pinned to one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The first entry (leaf index) it concerns.
+    pub index: Option<u64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "entry {i}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// What a verification run found.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The checkpoint's tree size.
+    pub size: u64,
+    /// The checkpoint's root.
+    pub root: Hash,
+    /// The size this inspector had verified before, if it had.
+    pub previous_size: Option<u64>,
+    /// The first entry verified from the server in this run (0 unless resumed).
+    pub verified_from: u64,
+    /// Entries read and checked from the source in this run.
+    pub entries_verified: u64,
+    /// Entries replayed from the inspector's cache to rebuild the key history.
+    pub entries_replayed: u64,
+    /// Statements whose signature and rules were checked (this run's entries plus replayed ones).
+    pub signatures_checked: u64,
+    /// Tiles (bundles and hash tiles) fetched.
+    pub tiles_fetched: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// What is wrong, by entry index (up to [`MAX_FINDINGS`]).
+    pub findings: Vec<Finding>,
+    /// How many findings there were in all.
+    pub finding_count: u64,
+    /// Whether the state directory now records this checkpoint.
+    pub state_saved: bool,
+}
+
+impl Report {
+    /// Whether nothing is wrong.
+    #[must_use]
+    pub fn is_ok(&self) -> bool {
+        self.finding_count == 0
+    }
+
+    /// The first bad entry, if a finding names one.
+    #[must_use]
+    pub fn first_bad_index(&self) -> Option<u64> {
+        self.findings.iter().filter_map(|f| f.index).min()
+    }
+}
+
+/// Why verification could not even run (a problem with the log itself is a [`Finding`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The checkpoint could not be fetched.
+    #[error("cannot read the checkpoint: {0}")]
+    Source(#[from] SourceError),
+    /// The checkpoint is not signed by the given log key (or is malformed).
+    #[error("the checkpoint does not verify with the given log key: {0}")]
+    Checkpoint(#[from] NoteError),
+    /// The state directory cannot be used.
+    #[error("inspector state: {0}")]
+    State(#[from] StateError),
+    /// The state directory belongs to another log.
+    #[error("the state directory belongs to log {0}, not to the one given")]
+    OtherLog(String),
+    /// The verification task failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Verifies the log `source` serves. Runs the CPU work on a blocking thread and fetches ahead on
+/// the runtime.
+///
+/// # Errors
+/// [`VerifyError`] when verification cannot run; problems with the log are in the report.
+pub async fn verify<S: LogSource>(
+    source: Arc<S>,
+    opts: &VerifyOptions,
+) -> Result<Report, VerifyError> {
+    let opts = opts.clone();
+    let handle = Handle::current();
+    tokio::task::spawn_blocking(move || Run::new(source, opts, handle).run())
+        .await
+        .map_err(|e| VerifyError::Internal(e.to_string()))?
+}
+
+struct Findings {
+    list: Vec<Finding>,
+    count: u64,
+}
+
+impl Findings {
+    fn add(&mut self, index: Option<u64>, message: String) {
+        self.count += 1;
+        if self.list.len() < MAX_FINDINGS {
+            self.list.push(Finding { index, message });
+        }
+    }
+}
+
+type Fetched = Result<(Vec<u8>, Vec<u8>), SourceError>;
+
+struct Run<S> {
+    source: Arc<S>,
+    opts: VerifyOptions,
+    rt: Handle,
+    findings: Findings,
+    tiles_fetched: u64,
+    started: Instant,
+}
+
+impl<S: LogSource> Run<S> {
+    fn new(source: Arc<S>, opts: VerifyOptions, rt: Handle) -> Self {
+        Self {
+            source,
+            opts,
+            rt,
+            findings: Findings {
+                list: Vec::new(),
+                count: 0,
+            },
+            tiles_fetched: 0,
+            started: Instant::now(),
+        }
+    }
+
+    fn fetch(&mut self, tile: Tile) -> Result<Vec<u8>, SourceError> {
+        self.tiles_fetched += 1;
+        let s = self.source.clone();
+        self.rt.block_on(async move { s.tile(tile).await })
+    }
+
+    fn prefetch(&self, b: u64, width: u16) -> JoinHandle<Fetched> {
+        let s = self.source.clone();
+        self.rt.spawn(async move {
+            let bundle = Tile::entries(b, width).map_err(|e| SourceError::Format(e.to_string()))?;
+            let hashes =
+                Tile::hashes(0, b, width).map_err(|e| SourceError::Format(e.to_string()))?;
+            let (e, h) = tokio::join!(s.tile(bundle), s.tile(hashes));
+            Ok((e?, h?))
+        })
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn run(mut self) -> Result<Report, VerifyError> {
+        let s = self.source.clone();
+        let note = self.rt.block_on(async move { s.checkpoint().await })?;
+        let cp = self.opts.log.verify_checkpoint(&note)?;
+        let n = cp.size();
+        let vkey = self.opts.log.verifier_key();
+        let state_dir = self.opts.state.clone();
+        let prev = match &state_dir {
+            Some(sd) => sd.load()?,
+            None => None,
+        };
+        if let Some(p) = &prev
+            && p.verifier_key != vkey
+        {
+            return Err(VerifyError::OtherLog(p.verifier_key.clone()));
+        }
+        let prev_size = prev.as_ref().map(|p| p.tree.size());
+        let mut report = Report {
+            size: n,
+            root: cp.root(),
+            previous_size: prev_size,
+            verified_from: 0,
+            entries_verified: 0,
+            entries_replayed: 0,
+            signatures_checked: 0,
+            tiles_fetched: 0,
+            elapsed: Duration::ZERO,
+            findings: Vec::new(),
+            finding_count: 0,
+            state_saved: false,
+        };
+
+        // A log that shrank: nothing else matters until it is explained.
+        if let (Some(p), Some(sd)) = (&prev, &state_dir)
+            && p.tree.size() > n
+        {
+            let changed = self.first_difference(sd, p, n)?;
+            if let Some(i) = changed {
+                self.findings.add(
+                    Some(i),
+                    "differs from the entry this inspector verified before (history rewritten)"
+                        .into(),
+                );
+            }
+            self.findings.add(
+                Some(n),
+                format!(
+                    "the log was rolled back: this inspector verified {} entries (root {}), the server's checkpoint now has {n}; entries {n}..{} are gone",
+                    p.tree.size(),
+                    p.tree.root(),
+                    p.tree.size()
+                ),
+            );
+            return Ok(self.finish(report));
+        }
+
+        let resume = prev.is_some() && !self.opts.full;
+        let start = if resume { prev_size.unwrap_or(0) } else { 0 };
+        report.verified_from = start;
+        let mut tree = match (&prev, resume) {
+            (Some(p), true) => p.tree.clone(),
+            _ => StreamingTree::new(),
+        };
+        let mut ledger = LedgerState::new(*self.opts.log.public_key());
+
+        // The cache: replayed (resume) or compared (full run with state), and extended.
+        let mut old_cache: Option<CacheReader> = match (&prev, &state_dir) {
+            (Some(p), Some(sd)) => Some(sd.cache_reader(p.cache_len)?),
+            _ => None,
+        };
+        let mut writer: Option<CacheWriter> = match (&state_dir, &prev) {
+            (Some(sd), Some(p)) if resume => Some(sd.cache_writer(p.cache_len)?),
+            (Some(sd), _) => Some(sd.fresh_cache_writer()?),
+            (None, _) => None,
+        };
+        if resume && let Some(cache) = old_cache.as_mut() {
+            for i in 0..start {
+                let Some(bytes) = cache.next_entry()? else {
+                    return Err(StateError::Invalid(format!(
+                        "the entry cache ends at {i}, the state says {start}"
+                    ))
+                    .into());
+                };
+                let entry = Entry::decode(&bytes).map_err(|e| {
+                    StateError::Invalid(format!("cached entry {i} does not decode: {e}"))
+                })?;
+                // Verified when it was cached; its verdict then is the one that counted.
+                let _ = ledger.apply(&entry);
+                report.entries_replayed += 1;
+                report.signatures_checked += 1;
+            }
+            old_cache = None;
+        }
+
+        let width_of = |b: u64| -> u16 {
+            let w = (n - b * u64::from(TILE_WIDTH)).min(u64::from(TILE_WIDTH));
+            u16::try_from(w).unwrap_or(TILE_WIDTH)
+        };
+        let first_bundle = start / u64::from(TILE_WIDTH);
+        let bundles = n.div_ceil(u64::from(TILE_WIDTH));
+        let mut queue: VecDeque<(u64, JoinHandle<Fetched>)> = VecDeque::new();
+        let mut next = first_bundle;
+        let mut higher: Vec<ComputedTile> = Vec::new();
+        let mut replay_broken = false;
+        let mut last_progress = Instant::now();
+        let prev_root_at = prev.as_ref().map(|p| (p.tree.size(), p.tree.root()));
+
+        'bundles: for b in first_bundle..bundles {
+            while next < bundles && queue.len() < self.opts.prefetch.max(1) {
+                queue.push_back((next, self.prefetch(next, width_of(next))));
+                next += 1;
+            }
+            let Some((qb, handle)) = queue.pop_front() else {
+                break;
+            };
+            debug_assert_eq!(qb, b);
+            self.tiles_fetched += 2;
+            let width = width_of(b);
+            let base = b * u64::from(TILE_WIDTH);
+            let fetched = self
+                .rt
+                .block_on(handle)
+                .map_err(|e| VerifyError::Internal(e.to_string()))?;
+            let (bundle, hashes) = match fetched {
+                Ok(x) => x,
+                Err(e) => {
+                    self.findings.add(
+                        Some(base.max(start)),
+                        format!("cannot read entry bundle {b} or its hash tile: {e}"),
+                    );
+                    break 'bundles;
+                }
+            };
+            let entries = match decode_bundle(&bundle) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.findings
+                        .add(Some(base), format!("entry bundle {b} does not decode: {e}"));
+                    Vec::new()
+                }
+            };
+            if hashes.len() != usize::from(width) * 32 {
+                self.findings.add(
+                    Some(base),
+                    format!(
+                        "hash tile {} has {} bytes, expected {}",
+                        Tile::hashes(0, b, width)
+                            .map(|t| t.path())
+                            .unwrap_or_default(),
+                        hashes.len(),
+                        usize::from(width) * 32
+                    ),
+                );
+            }
+            for (j, bytes) in entries.iter().enumerate().take(usize::from(width)) {
+                let i = base + j as u64;
+                let lh = leaf_hash(bytes);
+                if i < start {
+                    // Already verified: it must be the entry this inspector saw.
+                    if tree.pending_leaves().get(j) != Some(&lh) {
+                        self.findings.add(
+                            Some(i),
+                            "differs from the entry this inspector verified before (history rewritten)".into(),
+                        );
+                    }
+                    continue;
+                }
+                if let Some(served) = hashes.get(j * 32..j * 32 + 32)
+                    && served != lh.0
+                {
+                    self.findings.add(
+                        Some(i),
+                        format!(
+                            "its leaf hash {lh} is not the one in the served hash tile ({}), so the served entry is not the one the tree commits to",
+                            Hash(served.try_into().unwrap_or([0; 32]))
+                        ),
+                    );
+                }
+                if let Some(cache) = old_cache.as_mut()
+                    && prev_size.is_some_and(|s| i < s)
+                {
+                    match cache.next_entry()? {
+                        Some(old) if old == *bytes => {}
+                        _ => self.findings.add(
+                            Some(i),
+                            "differs from the entry this inspector verified before (history rewritten)".into(),
+                        ),
+                    }
+                }
+                tree.push(lh, |c| {
+                    if c.tile.level() != Some(0) {
+                        higher.push(c);
+                    }
+                });
+                if let Some((size, root)) = prev_root_at
+                    && tree.size() == size
+                    && !resume
+                    && tree.root() != root
+                {
+                    self.findings.add(
+                        None,
+                        format!("the tree of the first {size} entries is not the one this inspector verified before"),
+                    );
+                }
+                match Entry::decode(bytes) {
+                    Err(e) => {
+                        self.findings
+                            .add(Some(i), format!("does not decode strictly: {e}"));
+                        if !replay_broken {
+                            replay_broken = true;
+                            self.findings.add(
+                                Some(i),
+                                "key history and rules are not checked after an entry that does not decode".into(),
+                            );
+                        }
+                    }
+                    Ok(entry) if !replay_broken => {
+                        report.signatures_checked += 1;
+                        if let Err(problems) = ledger.apply(&entry) {
+                            let text: Vec<String> =
+                                problems.iter().map(ToString::to_string).collect();
+                            self.findings.add(
+                                Some(i),
+                                format!("breaks the ledger's rules: {}", text.join("; ")),
+                            );
+                        }
+                    }
+                    Ok(_) => {}
+                }
+                if let Some(w) = writer.as_mut() {
+                    w.push(bytes)?;
+                }
+                report.entries_verified += 1;
+            }
+            if entries.len() < usize::from(width) {
+                let missing = base + entries.len() as u64;
+                self.findings.add(
+                    Some(missing),
+                    format!(
+                        "the server does not serve entry {missing}: bundle {b} has {} of {width} entries",
+                        entries.len()
+                    ),
+                );
+                break 'bundles;
+            }
+            for c in std::mem::take(&mut higher) {
+                self.compare_tile(&c);
+            }
+            if self.opts.progress && last_progress.elapsed() >= Duration::from_secs(5) {
+                last_progress = Instant::now();
+                let done = tree.size();
+                let secs = self.started.elapsed().as_secs_f64();
+                eprintln!(
+                    "verified {done} of {n} entries ({:.0}%, {:.0} entries/s)",
+                    100.0 * done as f64 / n.max(1) as f64,
+                    report.entries_verified as f64 / secs.max(0.001)
+                );
+            }
+        }
+        for h in queue {
+            h.1.abort();
+        }
+
+        if tree.size() == n {
+            for c in tree.partial_tiles() {
+                if c.tile.level() != Some(0) {
+                    self.compare_tile(&c);
+                }
+            }
+            if tree.root() != cp.root() {
+                let pinned = match (&prev, &state_dir) {
+                    (Some(p), Some(sd)) if resume => self.first_difference(sd, p, p.tree.size())?,
+                    _ => None,
+                };
+                if let Some(i) = pinned {
+                    self.findings.add(
+                        Some(i),
+                        "differs from the entry this inspector verified before (history rewritten)"
+                            .into(),
+                    );
+                }
+                self.findings.add(
+                    pinned.or((self.findings.count == 0).then_some(start)),
+                    format!(
+                        "the checkpoint's root {} is not the root {} of the entries served{}",
+                        cp.root(),
+                        tree.root(),
+                        if resume {
+                            format!(
+                                " on top of the {start} entries this inspector verified before: the log is not consistent with its earlier checkpoint"
+                            )
+                        } else {
+                            String::new()
+                        }
+                    ),
+                );
+            }
+        }
+
+        if self.findings.count == 0
+            && let Some(sd) = &state_dir
+        {
+            let cache_len = match writer.take() {
+                Some(w) => w.finish()?,
+                None => 0,
+            };
+            if !resume {
+                sd.replace_cache()?;
+            }
+            sd.save(&Verified {
+                verifier_key: vkey,
+                checkpoint: String::from_utf8_lossy(&note).into_owned(),
+                tree,
+                cache_len,
+            })?;
+            report.state_saved = true;
+        }
+        Ok(self.finish(report))
+    }
+
+    fn finish(self, mut report: Report) -> Report {
+        let mut findings = self.findings.list;
+        findings.sort_by_key(|f| f.index.unwrap_or(u64::MAX));
+        report.findings = findings;
+        report.finding_count = self.findings.count;
+        report.tiles_fetched = self.tiles_fetched;
+        report.elapsed = self.started.elapsed();
+        report
+    }
+
+    /// Compares a recomputed hash tile of level 1 or more with the served one.
+    fn compare_tile(&mut self, c: &ComputedTile) {
+        let level = c.tile.level().unwrap_or(0);
+        let first_leaf = |pos: u64| pos << (u32::from(TILE_HEIGHT) * u32::from(level));
+        let base = c.tile.index() * u64::from(TILE_WIDTH);
+        match self.fetch(c.tile) {
+            Ok(served) => {
+                let mine: Vec<u8> = c.hashes.iter().flat_map(|h| h.0).collect();
+                if served != mine {
+                    let j = served
+                        .chunks(32)
+                        .zip(mine.chunks(32))
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(0);
+                    self.findings.add(
+                        Some(first_leaf(base + j as u64)),
+                        format!(
+                            "served hash tile {} differs from the recomputed one at hash {j} (the subtree starting at this entry)",
+                            c.tile.path()
+                        ),
+                    );
+                }
+            }
+            Err(e) => self.findings.add(
+                Some(first_leaf(base)),
+                format!("cannot read hash tile {}: {e}", c.tile.path()),
+            ),
+        }
+    }
+
+    /// The first of the first `upto` entries that the source now serves differently from the
+    /// inspector's cache (or does not serve), if any.
+    fn first_difference(
+        &mut self,
+        sd: &StateDir,
+        prev: &Verified,
+        upto: u64,
+    ) -> Result<Option<u64>, VerifyError> {
+        let mut cache = sd.cache_reader(prev.cache_len)?;
+        let upto = upto.min(prev.tree.size());
+        let bundles = upto.div_ceil(u64::from(TILE_WIDTH));
+        for b in 0..bundles {
+            let base = b * u64::from(TILE_WIDTH);
+            let width = u16::try_from((upto - base).min(u64::from(TILE_WIDTH))).unwrap_or(0);
+            let Ok(tile) = Tile::entries(b, width) else {
+                return Ok(Some(base));
+            };
+            let bundle = match self.fetch(tile) {
+                Ok(x) => x,
+                Err(_) => return Ok(Some(base)),
+            };
+            let Ok(entries) = decode_bundle(&bundle) else {
+                return Ok(Some(base));
+            };
+            for j in 0..usize::from(width) {
+                let old = cache.next_entry()?;
+                if entries.get(j).copied() != old.as_deref() {
+                    return Ok(Some(base + j as u64));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
