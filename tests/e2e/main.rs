@@ -5,6 +5,7 @@
 // Helpers of a test binary fail the test by panicking when set-up goes wrong; that is their job.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod concurrency;
 mod harness;
 mod payloads;
 mod submissions;

@@ -20,7 +20,78 @@ pub struct Client {
     pub log: LogVerifier,
 }
 
+/// A cheap, clonable way to submit to a server from spawned tasks.
+#[derive(Clone)]
+pub struct Handle {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Handle {
+    pub async fn submit(&self, signed: &SignedStatement, payload: Option<&[u8]>) -> (u16, Value) {
+        submit_to(&self.http, &self.url, signed, payload).await
+    }
+}
+
+async fn submit_to(
+    http: &reqwest::Client,
+    base: &str,
+    signed: &SignedStatement,
+    payload: Option<&[u8]>,
+) -> (u16, Value) {
+    let body = json!({
+        "statement": B64.encode(signed.statement().encode()),
+        "signature": B64.encode(signed.signature().to_bytes()),
+        "payload": payload.map(|p| B64.encode(p)),
+    });
+    let r = http
+        .post(format!("{base}/api/v1/entries"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
 impl Client {
+    /// A client of an already started server whose verifier key is known.
+    pub fn attach(server: Server, log: LogVerifier) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            server,
+            log,
+        }
+    }
+
+    pub fn handle(&self) -> Handle {
+        Handle {
+            http: self.http.clone(),
+            url: self.server.url.clone(),
+        }
+    }
+
+    /// The inclusion proof of `index` in the tree of `size`, from the server.
+    pub async fn inclusion(&self, index: u64, size: u64) -> Vec<insyn_ledger::hash::Hash> {
+        let v: Value = self
+            .http
+            .get(self.server.at(&format!(
+                "/api/v1/proofs/inclusion?index={index}&size={size}"
+            )))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| insyn_ledger::hash::from_base64(h.as_str().unwrap()).unwrap())
+            .collect()
+    }
+
     pub async fn start(db: &Db) -> Self {
         let server = Server::start(db, &[]);
         let vkey = server
