@@ -12,6 +12,7 @@ pub mod policy;
 mod routes;
 mod state;
 mod submit;
+mod witness;
 
 use std::time::Duration;
 
@@ -67,6 +68,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/log", get(routes::entries::log_info))
         .route("/api/v1/entries", post(submit::submit))
         .route("/api/v1/entries/{index}", get(routes::entries::entry))
+        .route("/api/v1/cosignatures", post(witness::add_cosignature))
+        .route(
+            "/api/v1/checkpoints/latest/cosigned",
+            get(witness::latest_cosigned),
+        )
         .route("/api/v1/payloads/{sha256}", get(routes::payloads::payload))
         .route(
             "/api/v1/payloads/{sha256}/reads",
