@@ -38,7 +38,8 @@ pub enum Error {
     /// 500: a template failed to render.
     #[error("template: {0:#}")]
     Template(#[from] minijinja::Error),
-    /// 500: the account store failed.
+    /// 503 when the database cannot be reached (the page says to try again shortly, with
+    /// `Retry-After`); 500 for any other failure of the account store.
     #[error("account store: {0}")]
     Store(#[from] AccountError),
     /// 500: anything else that is our fault.
@@ -55,6 +56,7 @@ pub(crate) enum ErrorPage {
     Csrf,
     PayloadTooLarge,
     Internal,
+    Unavailable,
 }
 
 impl ErrorPage {
@@ -65,6 +67,7 @@ impl ErrorPage {
             ErrorPage::Forbidden | ErrorPage::Csrf => StatusCode::FORBIDDEN,
             ErrorPage::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorPage::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorPage::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -77,6 +80,7 @@ impl ErrorPage {
             ErrorPage::Csrf => "error.csrf",
             ErrorPage::PayloadTooLarge => "error.too_large",
             ErrorPage::Internal => "error.internal",
+            ErrorPage::Unavailable => "error.unavailable",
         }
     }
 }
@@ -90,6 +94,9 @@ impl Error {
             Error::Unauthenticated { .. } => None,
             Error::BadRequest(_) => Some(ErrorPage::BadRequest),
             Error::PayloadTooLarge => Some(ErrorPage::PayloadTooLarge),
+            Error::Store(AccountError::Db(
+                sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_),
+            )) => Some(ErrorPage::Unavailable),
             Error::Template(_) | Error::Store(_) | Error::Internal(_) => Some(ErrorPage::Internal),
         }
     }
@@ -107,6 +114,11 @@ pub(crate) fn bare_error_response(page: ErrorPage) -> Response {
         page.status().canonical_reason().unwrap_or("Error"),
     )
         .into_response();
+    if page == ErrorPage::Unavailable {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    }
     response.extensions_mut().insert(page);
     response
 }
@@ -149,4 +161,31 @@ pub(crate) fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_503_with_retry_after() {
+        let e = Error::Store(AccountError::Db(sea_orm::DbErr::ConnectionAcquire(
+            sea_orm::error::ConnAcquireErr::Timeout,
+        )));
+        let r = e.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            r.headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("30")
+        );
+        assert_eq!(
+            r.extensions().get::<ErrorPage>(),
+            Some(&ErrorPage::Unavailable)
+        );
+        let r = Error::Store(AccountError::Db(sea_orm::DbErr::RecordNotFound("x".into())))
+            .into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }
