@@ -41,8 +41,9 @@ use crate::{Store, StoreError};
 /// Advisory lock key (PostgreSQL) that serialises appends across processes ("insyn_lg").
 const LOG_LOCK_KEY: i64 = 0x696e_7379_6e5f_6c67;
 
-/// Rows per multi-row INSERT: keeps every statement under both databases' parameter limits.
-const INSERT_CHUNK: usize = 500;
+/// Most rows per multi-row INSERT (a power of two): keeps every statement well under both
+/// databases' parameter limits.
+const INSERT_CHUNK: usize = 256;
 
 /// Entries read per query while catching up.
 const CATCH_UP_CHUNK: u64 = 2000;
@@ -438,25 +439,55 @@ struct Worker<P: AdmissionPolicy> {
 impl<P: AdmissionPolicy> Worker<P> {
     async fn run(mut self, mut rx: mpsc::Receiver<Request<P::Problem>>) {
         let max = self.config.max_batch.max(1);
-        let mut batch = Vec::with_capacity(max);
+        // The next batch, whose signatures are checked while the current one is written.
+        let mut ahead: Option<(Vec<Request<P::Problem>>, Verifying)> = None;
         loop {
-            if rx.recv_many(&mut batch, max).await == 0 {
-                break;
-            }
-            let deadline = tokio::time::Instant::now() + self.config.max_wait;
-            while batch.len() < max {
-                let room = max - batch.len();
-                match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+            let (batch, verifying) = match ahead.take() {
+                Some(next) => next,
+                None => {
+                    let mut batch = Vec::with_capacity(max);
+                    if rx.recv_many(&mut batch, max).await == 0 {
+                        break;
+                    }
+                    let deadline = tokio::time::Instant::now() + self.config.max_wait;
+                    while batch.len() < max {
+                        let room = max - batch.len();
+                        match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room))
+                            .await
+                        {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                    }
+                    let work = self.verify_work(&batch);
+                    (batch, tokio::spawn(verify_off_runtime(work)))
+                }
+            };
+            let n = batch.len();
+            // Should the verifier task fail, every signature is left to the policy's own check.
+            let checks = verifying
+                .await
+                .unwrap_or_else(|_| vec![SignatureCheck::Unchecked; n]);
+            // Pipelining: whatever is queued already becomes the next batch, and its signatures
+            // are verified (on the blocking pool) while this batch's transaction runs. Keys the
+            // current state does not know yet are simply left Unchecked for later.
+            let mut next = Vec::new();
+            while next.len() < max {
+                match rx.try_recv() {
+                    Ok(req) => next.push(req),
+                    Err(_) => break,
                 }
             }
-            self.process(std::mem::take(&mut batch)).await;
+            if !next.is_empty() {
+                let work = self.verify_work(&next);
+                ahead = Some((next, tokio::spawn(verify_off_runtime(work))));
+            }
+            self.process(batch, checks).await;
         }
         tracing::info!("sequencer stopped: every handle was dropped");
     }
 
-    async fn process(&mut self, batch: Vec<Request<P::Problem>>) {
+    async fn process(&mut self, batch: Vec<Request<P::Problem>>, checks: Vec<SignatureCheck>) {
         if !self.healthy
             && let Err(e) = self.rebuild().await
         {
@@ -464,8 +495,6 @@ impl<P: AdmissionPolicy> Worker<P> {
             fail_all(batch, &e);
             return;
         }
-        let work = self.verify_work(&batch);
-        let checks = verify_off_runtime(work).await;
         match self.append(&batch, checks).await {
             Ok((outcomes, receipts)) => {
                 for ((req, outcome), receipt) in batch.into_iter().zip(outcomes).zip(receipts) {
@@ -568,14 +597,16 @@ impl<P: AdmissionPolicy> Worker<P> {
         batch: &[Request<P::Problem>],
         checks: Vec<SignatureCheck>,
     ) -> Result<(Vec<Outcome<P::Problem>>, Vec<Option<Receipt>>), StoreError> {
+        let started = std::time::Instant::now();
         let txn = begin_locked(&self.store).await?;
         let size = committed_size(&txn).await?;
         self.catch_up(&txn, size).await?;
+        let locked = started.elapsed();
 
         // Resubmissions of entries already in the log.
         let dedupes: Vec<Vec<u8>> = batch.iter().map(|r| r.candidate.dedupe.to_vec()).collect();
         let mut existing: HashMap<[u8; 32], (u64, Entry)> = HashMap::new();
-        for chunk in dedupes.chunks(INSERT_CHUNK) {
+        for chunk in dedupes.chunks(1024) {
             let rows = entries::Entity::find()
                 .filter(entries::Column::DedupeHash.is_in(chunk.to_vec()))
                 .all(&txn)
@@ -648,6 +679,7 @@ impl<P: AdmissionPolicy> Worker<P> {
             next += 1;
         }
 
+        let admitted = started.elapsed();
         // The checkpoint every receipt of this batch is made against.
         let note = if new_entries.is_empty() {
             match checkpoints::Entity::find_by_id(to_db(size)?)
@@ -676,6 +708,7 @@ impl<P: AdmissionPolicy> Worker<P> {
             let now = to_db(self.store.clock.now_ms())?;
             write_batch(&txn, batch, &new_entries, &hash_rows, next, &note, now).await?;
         }
+        let written = started.elapsed();
 
         // Receipts (proofs from the cached edge and this batch's hashes; older ones are fetched).
         let mut receipts = Vec::with_capacity(batch.len());
@@ -708,7 +741,19 @@ impl<P: AdmissionPolicy> Worker<P> {
             }));
         }
 
+        let proved = started.elapsed();
         txn.commit().await?;
+        tracing::debug!(
+            batch = batch.len(),
+            appended = new_entries.len(),
+            size = next,
+            ?locked,
+            ?admitted,
+            ?written,
+            ?proved,
+            committed = ?started.elapsed(),
+            "batch integrated"
+        );
         // Keep only the new right edge in memory: flat memory however long the log grows.
         self.cache.retain(&right_edge(next));
         Ok((outcomes, receipts))
@@ -788,11 +833,7 @@ async fn write_batch<Pr: fmt::Debug>(
             });
         }
     }
-    for chunk in entry_rows.chunks(INSERT_CHUNK) {
-        entries::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(txn)
-            .await?;
-    }
+    insert_rows(txn, entry_rows, INSERT_CHUNK, None).await?;
     let hash_models = hash_rows
         .iter()
         .map(|(i, h)| {
@@ -802,26 +843,13 @@ async fn write_batch<Pr: fmt::Debug>(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    for chunk in hash_models.chunks(INSERT_CHUNK * 2) {
-        stored_hashes::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(txn)
-            .await?;
-    }
-    for chunk in payload_rows.chunks(INSERT_CHUNK) {
-        payloads::Entity::insert_many(chunk.to_vec())
-            .on_conflict(
-                OnConflict::column(payloads::Column::Sha256)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-    }
-    for chunk in report_rows.chunks(INSERT_CHUNK) {
-        report_index::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(txn)
-            .await?;
-    }
+    insert_rows(txn, hash_models, INSERT_CHUNK * 2, None).await?;
+    // The same payload may already be stored (identical report bodies): keep the first.
+    let keep_first = OnConflict::column(payloads::Column::Sha256)
+        .do_nothing()
+        .to_owned();
+    insert_rows(txn, payload_rows, INSERT_CHUNK, Some(keep_first)).await?;
+    insert_rows(txn, report_rows, INSERT_CHUNK, None).await?;
     checkpoints::Entity::insert(checkpoints::ActiveModel {
         size: Set(to_db(size)?),
         note: Set(note.to_owned()),
@@ -832,12 +860,47 @@ async fn write_batch<Pr: fmt::Debug>(
     Ok(())
 }
 
+/// Inserts rows with multi-row INSERTs of power-of-two sizes (at most `max`, a power of two), so
+/// that only a handful of distinct statements exist and the prepared-statement cache always hits.
+async fn insert_rows<A>(
+    txn: &DatabaseTransaction,
+    rows: Vec<A>,
+    max: usize,
+    on_conflict: Option<OnConflict>,
+) -> Result<(), StoreError>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    let mut left = rows.len();
+    let mut rows = rows.into_iter();
+    while left > 0 {
+        let take = if left >= max {
+            max
+        } else {
+            1 << (usize::BITS - 1 - left.leading_zeros())
+        };
+        let chunk: Vec<A> = rows.by_ref().take(take).collect();
+        left -= take;
+        let mut insert = <A::Entity as EntityTrait>::insert_many(chunk);
+        if let Some(oc) = &on_conflict {
+            insert = insert.on_conflict(oc.clone());
+        }
+        insert.exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
 type VerifyItem = (PublicKey, Vec<u8>, insyn_ledger::keys::Signature);
+
+type Verifying = JoinHandle<Vec<SignatureCheck>>;
 
 /// Checks signatures in bulk on the blocking pool (the ledger's `verify_many`, the one acceptance
 /// rule). A candidate without a known key is left to the policy ([`SignatureCheck::Unchecked`]).
 async fn verify_off_runtime(work: Vec<Option<VerifyItem>>) -> Vec<SignatureCheck> {
     let n = work.len();
+    if work.iter().all(Option::is_none) {
+        return vec![SignatureCheck::Unchecked; n];
+    }
     let result = tokio::task::spawn_blocking(move || {
         let items: Vec<SignedMessage<'_>> = work
             .iter()
