@@ -177,7 +177,8 @@ impl Findings {
     }
 }
 
-type Fetched = Result<(Vec<u8>, Vec<u8>), SourceError>;
+/// An entry bundle and its level-0 hash tile, each as the source gave it.
+type Fetched = (Result<Vec<u8>, SourceError>, Result<Vec<u8>, SourceError>);
 
 struct Run<S> {
     source: Arc<S>,
@@ -212,11 +213,11 @@ impl<S: LogSource> Run<S> {
     fn prefetch(&self, b: u64, width: u16) -> JoinHandle<Fetched> {
         let s = self.source.clone();
         self.rt.spawn(async move {
-            let bundle = Tile::entries(b, width).map_err(|e| SourceError::Format(e.to_string()))?;
-            let hashes =
-                Tile::hashes(0, b, width).map_err(|e| SourceError::Format(e.to_string()))?;
-            let (e, h) = tokio::join!(s.tile(bundle), s.tile(hashes));
-            Ok((e?, h?))
+            let bad = |e: insyn_ledger::tile::TileError| SourceError::Format(e.to_string());
+            match (Tile::entries(b, width), Tile::hashes(0, b, width)) {
+                (Ok(bundle), Ok(hashes)) => tokio::join!(s.tile(bundle), s.tile(hashes)),
+                (Err(e), _) | (_, Err(e)) => (Err(bad(e.clone())), Err(bad(e))),
+            }
         })
     }
 
@@ -344,12 +345,13 @@ impl<S: LogSource> Run<S> {
                 .rt
                 .block_on(handle)
                 .map_err(|e| VerifyError::Internal(e.to_string()))?;
-            let (bundle, hashes) = match fetched {
+            let (bundle, hashes) = fetched;
+            let bundle = match bundle {
                 Ok(x) => x,
                 Err(e) => {
                     self.findings.add(
                         Some(base.max(start)),
-                        format!("cannot read entry bundle {b} or its hash tile: {e}"),
+                        format!("cannot read entry bundle {b}: {e}"),
                     );
                     break 'bundles;
                 }
@@ -362,7 +364,27 @@ impl<S: LogSource> Run<S> {
                     Vec::new()
                 }
             };
-            if hashes.len() != usize::from(width) * 32 {
+            let hashes = match hashes {
+                Ok(h) => h,
+                Err(e) => {
+                    // A server holding fewer entries than its checkpoint may still serve the
+                    // narrower tile of what it holds: enough to pin down the first bad entry.
+                    let narrower = u16::try_from(entries.len())
+                        .ok()
+                        .filter(|&k| k > 0 && k < width)
+                        .and_then(|k| Tile::hashes(0, b, k).ok())
+                        .and_then(|t| self.fetch(t).ok());
+                    self.findings.add(
+                        Some(base + entries.len() as u64),
+                        format!("cannot read the hash tile of entry bundle {b}: {e}"),
+                    );
+                    narrower.unwrap_or_default()
+                }
+            };
+            if !hashes.is_empty()
+                && hashes.len() != usize::from(width) * 32
+                && hashes.len() != entries.len() * 32
+            {
                 self.findings.add(
                     Some(base),
                     format!(
