@@ -5,7 +5,9 @@
 // Helpers of a test binary fail the test by panicking when set-up goes wrong; that is their job.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
 mod concurrency;
 mod harness;
 mod payloads;
 mod submissions;
+mod tamper;
