@@ -74,25 +74,7 @@ fn plausible(ten: &[u8; 10]) -> bool {
     let day = two(&ten[4..6]);
     (1..=12).contains(&month)
         && ((1..=31).contains(&day) || (61..=91).contains(&day))
-        && luhn_ok(ten)
-}
-
-fn luhn_ok(digits: &[u8]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            let v = u32::from(d - b'0');
-            if i % 2 == 1 {
-                let doubled = v * 2;
-                if doubled > 9 { doubled - 9 } else { doubled }
-            } else {
-                v
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
+        && insyn_ledger::id::luhn_ok(ten)
 }
 
 #[cfg(test)]

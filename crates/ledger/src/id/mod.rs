@@ -51,7 +51,12 @@ impl OrgNumber {
 }
 
 /// Luhn (mod 10) check over ASCII digits, as used for Swedish organisation and personal numbers.
-fn luhn_ok(digits: &[u8]) -> bool {
+/// Anything other than ASCII digits fails the check.
+#[must_use]
+pub fn luhn_ok(digits: &[u8]) -> bool {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
     let sum: u32 = digits
         .iter()
         .rev()
@@ -411,6 +416,14 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn luhn_refuses_what_is_not_digits() {
+        assert!(luhn_ok(b"5560360793"));
+        assert!(!luhn_ok(b"5560360794"));
+        assert!(!luhn_ok(b""));
+        assert!(!luhn_ok(b"55603607a3"));
     }
 
     #[test]
