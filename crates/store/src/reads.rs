@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::str::FromStr;
 
-use insyn_ledger::entry::{ContractRef, Entry, Kind};
+use insyn_ledger::entry::{Actor, ContractRef, Entry, Kind};
 use insyn_ledger::hash::{EMPTY_ROOT, Hash};
 use insyn_ledger::id::{MunicipalityCode, OrgNumber, Period};
 use insyn_ledger::merkle;
@@ -20,7 +20,7 @@ use crate::entity::{
 };
 use crate::error::{from_db, hash32, to_db};
 use crate::hashes::HashCache;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, actor_key};
 
 /// The most rows one paginated read returns, whatever the caller asks for.
 pub const MAX_PAGE: u64 = 1000;
@@ -329,6 +329,28 @@ impl Store {
     ) -> Result<Vec<StoredEntry>, StoreError> {
         let mut q =
             entries::Entity::find().filter(entries::Column::Kind.eq(i16::from(kind.code())));
+        if let Some(after) = page.after {
+            q = q.filter(entries::Column::Idx.gt(to_db(after)?));
+        }
+        q.order_by_asc(entries::Column::Idx)
+            .limit(page.limit())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(stored_entry)
+            .collect()
+    }
+
+    /// Entries signed by one actor, paginated by leaf index.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] or [`StoreError::Corrupt`].
+    pub async fn entries_by_actor(
+        &self,
+        actor: &Actor,
+        page: Page,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let mut q = entries::Entity::find().filter(entries::Column::Actor.eq(actor_key(actor)));
         if let Some(after) = page.after {
             q = q.filter(entries::Column::Idx.gt(to_db(after)?));
         }

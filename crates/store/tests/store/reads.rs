@@ -178,3 +178,76 @@ pub(crate) async fn check_cosignatures(store: &Store, label: &str) {
     assert!(history.windows(2).all(|w| w[0].size < w[1].size));
     assert_eq!(history.last().map(|c| c.size), Some(size));
 }
+
+/// The report index answers by municipality, provider, contract and period range, paginated;
+/// entries by actor and by payload hash.
+pub(crate) async fn check_reports(store: &Store, world: &crate::fixtures::World, label: &str) {
+    use insyn_ledger::entry::Actor;
+    use insyn_store::{Page, ReportQuery};
+    let all = ReportQuery {
+        municipality: Some(world.municipality),
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let mut page = Page::first(100);
+    loop {
+        let rows = store.reports(&all, page).await.expect("reports");
+        let Some(last) = rows.last() else { break };
+        page.after = Some(last.index);
+        seen.extend(rows);
+    }
+    assert_eq!(seen.len(), 320, "{label}: every report, page by page");
+    assert!(
+        seen.windows(2).all(|w| w[0].index < w[1].index),
+        "{label}: ascending, no repeats"
+    );
+    let contract = world.contract(1);
+    let q = ReportQuery {
+        contract: Some(contract.clone()),
+        from: Some("2021-01".parse().expect("period")),
+        to: Some("2021-12".parse().expect("period")),
+        ..Default::default()
+    };
+    let rows = store.reports(&q, Page::first(1000)).await.expect("reports");
+    assert_eq!(rows.len(), 12, "{label}: one contract, one year");
+    assert!(
+        rows.iter()
+            .all(|r| r.contract == contract && r.provider == world.provider)
+    );
+    let versions = store
+        .report_versions(&contract, "2021-03".parse().expect("period"))
+        .await
+        .expect("versions");
+    assert_eq!(versions.len(), 1, "{label}");
+    let other: insyn_ledger::id::MunicipalityCode = "1480".parse().expect("Göteborg");
+    let none = ReportQuery {
+        municipality: Some(other),
+        ..Default::default()
+    };
+    assert!(
+        store
+            .reports(&none, Page::first(10))
+            .await
+            .expect("reports")
+            .is_empty()
+    );
+
+    let by_provider = store
+        .entries_by_actor(&Actor::Provider(world.provider), Page::first(1000))
+        .await
+        .expect("by actor");
+    assert_eq!(by_provider.len(), 320, "{label}");
+    let by_operator = store
+        .entries_by_actor(&Actor::Operator, Page::first(10))
+        .await
+        .expect("op");
+    assert_eq!(by_operator.len(), 2, "{label}");
+    let hash = by_provider[0]
+        .entry
+        .statement()
+        .payload_sha256()
+        .expect("payload");
+    let referencing = store.entries_with_payload(&hash).await.expect("by payload");
+    assert_eq!(referencing.len(), 1, "{label}");
+    assert_eq!(referencing[0].index, by_provider[0].index);
+}

@@ -125,6 +125,7 @@ async fn appends_are_contiguous_receipts_verify_tiles_and_proofs_match_memory() 
         crate::reads::check_tiles(&store, t.label).await;
         crate::reads::check_proofs(&store, t.label).await;
         crate::reads::check_cosignatures(&store, t.label).await;
+        crate::reads::check_reports(&store, &world, t.label).await;
     })
     .await;
 }
