@@ -359,6 +359,12 @@ async fn bad_submissions_are_refused_with_every_problem_and_change_nothing() {
         let (status, body) = c.submit(&st, Some(&report)).await;
         assert_eq!(status, 422, "{body:#}");
 
+        // A period outside the contract (it runs 2026-01 to 2026-12).
+        let early = w.report("2025-12");
+        let (status, body) = c.submit(&w.report_statement("2025-12", &early), Some(&early)).await;
+        assert_eq!(status, 422, "{body:#}");
+        assert!(body.to_string().contains("period"), "{body:#}");
+
         // A report signed by a key that is not the provider's.
         let stranger = SigningKey::generate();
         let st = sign(
@@ -468,5 +474,45 @@ async fn a_revoked_key_signs_nothing_more_and_a_rotated_key_takes_over() {
             Some(&report),
         );
         c.must_submit(&st, Some(&report)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_correction_supersedes_its_report_and_nothing_is_edited() {
+    for db in databases("correction") {
+        let c = Client::start(&db).await;
+        let w = World::register(&c).await;
+        let first = w.report("2026-03");
+        let original = c.must_submit(&w.report_statement("2026-03", &first), Some(&first)).await;
+
+        let mut v: Value = serde_json::from_slice(&first).unwrap();
+        v["services"]["counselling_sessions"] = json!(90);
+        let fixed = serde_json::to_vec(&v).unwrap();
+        let correction = |supersedes: u64| {
+            sign(
+                &w.provider_key,
+                Actor::Provider(w.provider),
+                Body::ReportCorrected {
+                    contract: w.contract.clone(),
+                    period: "2026-03".parse().unwrap(),
+                    supersedes,
+                },
+                Some(&fixed),
+            )
+        };
+        // Pointing at something that is not that report is refused.
+        let (status, body) = c.submit(&correction(original.index - 1), Some(&fixed)).await;
+        assert_eq!(status, 422, "{body:#}");
+
+        let corrected = c.must_submit(&correction(original.index), Some(&fixed)).await;
+        assert!(corrected.index > original.index);
+        // The original is still there, byte for byte.
+        let v: Value = reqwest::get(c.server.at(&format!("/api/v1/entries/{}", original.index)))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["entry"], json!(B64.encode(original.entry.encode())));
     }
 }
