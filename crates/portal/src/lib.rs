@@ -24,7 +24,8 @@
 //! - `session`: sessions, CSRF and the per-request context; `security`: response headers;
 //!   `error`: the one error type and its policy.
 //! - `pages`: login, logout, start, account, language, admin and error pages;
-//!   `ledger_page`: the inspectors' ledger page.
+//!   `ledger_page`: the inspectors' ledger page; `data`: the overview, provider and report
+//!   pages, the review form and their CSV exports, over one shared replica of the ledger state.
 //! - `render`: the template environment; [`i18n`]: the message catalogues;
 //!   [`format`](mod@format): Swedish formatting.
 //! - [`accounts`]: account creation and login; `password`: Argon2id.
@@ -39,6 +40,7 @@ mod assets;
 pub mod chart;
 mod config;
 pub mod csv;
+mod data;
 mod error;
 pub mod format;
 pub mod i18n;
@@ -56,6 +58,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 pub use config::{Clock, PortalConfig, ThrottleConfig};
+pub use data::{PortalKeys, PortalKeysError};
 pub use error::Error;
 pub use password::PasswordCost;
 pub use render::TemplateSetupError;
@@ -73,6 +76,14 @@ pub enum Audience {
     AccountManagers,
     /// Accounts the access policy lets verify the ledger (inspectors).
     LedgerVerifiers,
+    /// Accounts that read ledger data: auditors (their own municipality) and inspectors (any);
+    /// administrators are refused.
+    LedgerReaders,
+    /// Pages about one ledger record (a provider, a report): inspectors, and auditors of the
+    /// municipalities that contract the provider; others are refused (403), and a record that
+    /// does not exist is 404 for those who may read records. The example paths name records an
+    /// empty ledger lacks.
+    LedgerRecords,
 }
 
 /// A route of the portal and who may use it.
@@ -136,6 +147,41 @@ pub const ROUTES: &[RouteInfo] = &[
     },
     RouteInfo {
         method: "GET",
+        path: "/overview",
+        audience: Audience::LedgerReaders,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/overview.csv",
+        audience: Audience::LedgerReaders,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/providers/5560360793",
+        audience: Audience::LedgerRecords,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/providers/5560360793/reports.csv",
+        audience: Audience::LedgerRecords,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/reports/42",
+        audience: Audience::LedgerRecords,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/reports/42/fields.csv",
+        audience: Audience::LedgerRecords,
+    },
+    RouteInfo {
+        method: "POST",
+        path: "/reports/42/review",
+        audience: Audience::LedgerRecords,
+    },
+    RouteInfo {
+        method: "GET",
         path: "/static/portal.css",
         audience: Audience::Everyone,
     },
@@ -153,6 +199,16 @@ pub fn router(state: PortalState) -> Router {
         .route("/admin/accounts", get(pages::admin_accounts))
         .route("/admin/accounts.csv", get(pages::admin_accounts_csv))
         .route("/ledger", get(ledger_page::ledger))
+        .route("/overview", get(data::overview::overview))
+        .route("/overview.csv", get(data::overview::overview_csv))
+        .route("/providers/{org}", get(data::provider::provider_page))
+        .route(
+            "/providers/{org}/reports.csv",
+            get(data::provider::provider_reports_csv),
+        )
+        .route("/reports/{index}", get(data::report::report_page))
+        .route("/reports/{index}/fields.csv", get(data::report::report_csv))
+        .route("/reports/{index}/review", post(data::report::review))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

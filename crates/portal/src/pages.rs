@@ -35,6 +35,12 @@ fn nav(ctx: &RequestContext) -> Vec<NavItem> {
     };
     let path = ctx.path.split('?').next().unwrap_or("/");
     let mut items = vec![("/", "nav.start")];
+    if matches!(
+        user.role(),
+        access::Role::Auditor(_) | access::Role::Inspector
+    ) {
+        items.push(("/overview", "overview.nav"));
+    }
     if access::can_verify_ledger(&user.role()) {
         items.push(("/ledger", "nav.ledger"));
     }

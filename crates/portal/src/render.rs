@@ -51,6 +51,22 @@ pub(crate) const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
         "ledger.html",
         include_str!("../../../web/templates/ledger.html"),
     ),
+    (
+        "overview.html",
+        include_str!("../../../web/templates/overview.html"),
+    ),
+    (
+        "provider.html",
+        include_str!("../../../web/templates/provider.html"),
+    ),
+    (
+        "report.html",
+        include_str!("../../../web/templates/report.html"),
+    ),
+    (
+        "review.html",
+        include_str!("../../../web/templates/review.html"),
+    ),
 ];
 
 /// Why the templates could not be prepared at start.

@@ -29,6 +29,10 @@ struct Inner {
     ui: Ui,
     assets: Assets,
     clock: Clock,
+    /// The data pages' shared replica of the ledger state.
+    replica: crate::data::replica::Replica,
+    /// Where reviews are signed and submitted, once configured.
+    reviews: std::sync::OnceLock<crate::data::review::ReviewSigner>,
 }
 
 impl std::fmt::Debug for PortalState {
@@ -73,6 +77,8 @@ impl PortalState {
                 ui,
                 assets,
                 clock,
+                replica: crate::data::replica::Replica::default(),
+                reviews: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -99,6 +105,30 @@ impl PortalState {
     #[must_use]
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
+    }
+
+    /// Lets auditors review reports: reviews are signed with the municipality's key from `keys`
+    /// and submitted to `sequencer`, the server's one sequencer. Without this the review form
+    /// says that reviewing is not available. Only the first call counts.
+    #[must_use]
+    pub fn with_reviews<P: insyn_store::AdmissionPolicy>(
+        self,
+        sequencer: Arc<insyn_store::Sequencer<P>>,
+        keys: crate::data::PortalKeys,
+    ) -> Self {
+        let _ = self
+            .inner
+            .reviews
+            .set(crate::data::review::ReviewSigner::new(sequencer, keys));
+        self
+    }
+
+    pub(crate) fn replica(&self) -> &crate::data::replica::Replica {
+        &self.inner.replica
+    }
+
+    pub(crate) fn reviews(&self) -> Option<&crate::data::review::ReviewSigner> {
+        self.inner.reviews.get()
     }
 
     pub(crate) fn ui(&self) -> &Ui {

@@ -81,7 +81,9 @@ pub(crate) async fn read_payload(
             .map_err(store_error)?
         {
             Some(PayloadContent::Present(b)) => Contents::Present(b),
-            Some(PayloadContent::Erased { at_ms, reason, .. }) => Contents::Erased { at_ms, reason },
+            Some(PayloadContent::Erased { at_ms, reason, .. }) => {
+                Contents::Erased { at_ms, reason }
+            }
             None => Contents::Missing,
         },
     )
@@ -103,4 +105,94 @@ pub(crate) async fn read_report(
 /// Unix milliseconds as the templates' `datetime` filter takes them.
 pub(crate) fn ms(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use insyn_domain::status::{FlagCode, ReportingState, decision_name};
+    use insyn_ledger::entry::Decision;
+
+    use crate::i18n::Catalogues;
+
+    /// The keys the data pages build at run time (the template test checks only literal keys).
+    #[test]
+    fn every_computed_message_key_exists() {
+        let c = Catalogues::embedded().expect("catalogues");
+        let mut keys: Vec<String> = Vec::new();
+        for code in [
+            FlagCode::CostsOverBudget,
+            FlagCode::CumulativeCostsOverBudget,
+            FlagCode::CaseloadJump,
+            FlagCode::SeriousDeviationsNotReported,
+            FlagCode::RelocationsWithoutSupport,
+            FlagCode::CostsWithoutParticipants,
+        ] {
+            keys.push(format!("flag.{}", super::overview::flag_code(code)));
+        }
+        for s in [
+            ReportingState::Upcoming,
+            ReportingState::Due,
+            ReportingState::OnTime,
+            ReportingState::Late,
+            ReportingState::Missing,
+            ReportingState::Corrected,
+            ReportingState::UnderReview,
+            ReportingState::Accepted,
+            ReportingState::Flagged,
+        ] {
+            keys.push(format!("status.{}", s.as_str()));
+        }
+        for d in [Decision::Accepted, Decision::Question, Decision::Flagged] {
+            keys.push(format!("review.decision.{}", decision_name(d)));
+        }
+        for g in [
+            "caseload",
+            "services",
+            "relocations",
+            "staff",
+            "subcontractors",
+            "costs",
+            "incidents",
+            "complaints",
+            "free_text",
+        ] {
+            keys.push(format!("report.group.{g}"));
+        }
+        for k in [
+            "verify.signature",
+            "verify.signature_ok",
+            "verify.signature_bad",
+            "verify.signature_unknown_key",
+            "verify.key",
+            "verify.key_ok",
+            "verify.key_revoked_after",
+            "verify.key_revoked_before",
+            "verify.key_added_later",
+            "verify.key_other_actor",
+            "verify.key_unknown",
+            "verify.inclusion",
+            "verify.inclusion_ok",
+            "verify.inclusion_pending",
+            "verify.inclusion_bad",
+            "verify.inclusion_bad_checkpoint",
+            "verify.inclusion_no_checkpoint",
+            "verify.payload",
+            "verify.payload_ok",
+            "verify.payload_bad",
+            "verify.payload_unavailable",
+            "report.kind_submitted",
+            "report.kind_corrected",
+            "report.contents_missing",
+            "report.contents_erased",
+            "review.no_comment",
+            "review.comment_unreadable",
+            "review.comment_erased",
+            "review.comment_withheld",
+        ] {
+            keys.push(k.to_owned());
+        }
+        for k in keys {
+            assert!(c.contains(&k), "missing message key {k:?}");
+        }
+    }
 }

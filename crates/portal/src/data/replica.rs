@@ -14,7 +14,7 @@ use insyn_domain::status::{ReportEvent, ReviewEvent};
 use insyn_ledger::entry::{Actor, Body, ContractRef, Decision};
 use insyn_ledger::keys::{KeyId, PublicKey};
 use insyn_ledger::note::LogVerifier;
-use insyn_store::{StoredEntry, Store};
+use insyn_store::{Store, StoredEntry};
 use tokio::sync::RwLock;
 
 use crate::error::Error;

@@ -2,6 +2,7 @@
 //! migrations, one fresh database per test; plus the browser test in headless Chromium.
 
 mod browser;
+mod data;
 mod helpers;
 mod ledger;
 mod pages;
