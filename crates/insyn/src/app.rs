@@ -103,6 +103,39 @@ impl Ledger {
     }
 }
 
+/// The directory of the municipality keys the portal signs reviews with, inside the data
+/// directory: one `<municipality code>.key` file each (Insyn secret-key text, mode 0600).
+pub const PORTAL_KEYS_DIR: &str = "portal-keys";
+
+/// The municipality keys the portal signs auditors' reviews with: with `--demo`, each demo
+/// municipality's current demo key; otherwise the files in [`PORTAL_KEYS_DIR`] (none is fine:
+/// the portal then says reviewing is not available).
+///
+/// # Errors
+/// When a key file cannot be read or is not a key of a known municipality.
+pub fn portal_keys(args: &ServeArgs) -> Result<insyn_portal::PortalKeys> {
+    if args.demo {
+        let dataset = insyn_domain::demo::generate(&insyn_domain::demo::DemoConfig {
+            seed: crate::demo::DEMO_SEED,
+            now: time::OffsetDateTime::now_utc(),
+        });
+        let mut keys = insyn_portal::PortalKeys::new();
+        for m in &dataset.municipalities {
+            if let Some(key) = crate::demo::portal_key(&dataset, *m) {
+                keys.insert(*m, key);
+            }
+        }
+        return Ok(keys);
+    }
+    let dir = args.data.data_dir.join(PORTAL_KEYS_DIR);
+    insyn_portal::PortalKeys::load_dir(&dir).with_context(|| {
+        format!(
+            "cannot read the portal's municipality keys in {}",
+            dir.display()
+        )
+    })
+}
+
 /// A built server, bound to its address, ready to run.
 pub struct Application {
     listener: TcpListener,
@@ -134,7 +167,8 @@ impl Application {
         };
         let portal = insyn_portal::router(
             insyn_portal::PortalState::new(ledger.store.clone(), portal_config)
-                .context("cannot load the portal's templates")?,
+                .context("cannot load the portal's templates")?
+                .with_reviews(ledger.sequencer.clone(), portal_keys(args)?),
         );
         let router = api.merge(portal);
         let listener = TcpListener::bind(args.listen)
