@@ -425,3 +425,115 @@ async fn main_pages_work_and_pass_axe_in_chromium() {
         problems.join("\n")
     );
 }
+
+/// The data pages over the demo ledger: an auditor opens the overview, a provider and a report,
+/// sees it verified, accepts it and sees the decision (and its ledger entry); an auditor of
+/// another municipality is refused; every data page passes axe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_pages_review_flow_and_axe_in_chromium() {
+    if on_path("chromium").is_none() || on_path("chromedriver").is_none() {
+        skip_or_fail(
+            "chromium or chromedriver is not installed (apt-get install chromium chromium-driver)",
+        );
+        return;
+    }
+    let axe = match axe_source() {
+        Ok(source) => source,
+        Err(why) => {
+            skip_or_fail(&why);
+            return;
+        }
+    };
+    let artifacts = workspace_root().join("target/browser-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+
+    let demo = crate::data::demo_portal().await;
+    let stockholm = crate::helpers::municipality("0180");
+    let provider = crate::data::provider_only_of(
+        &demo.dataset,
+        stockholm,
+        crate::helpers::municipality("1480"),
+    );
+    let report = crate::data::latest_report_of(&demo.store, stockholm, provider).await;
+    let size = demo.store.size().await.expect("size");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = demo
+        .portal
+        .router
+        .clone()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let profile = tempfile::tempdir().expect("profile dir");
+    let (_driver, client) = start_browser(profile.path()).await;
+    let s = Session {
+        client,
+        base: format!("http://{addr}"),
+        axe,
+        artifacts,
+    };
+    let mut problems = Vec::new();
+
+    s.login("anna").await;
+    s.wait_text("h1", "Välkommen").await;
+    s.open("/overview").await;
+    s.wait_text("h1", "Översikt: Stockholm (0180)").await;
+    s.check("20-overview", &mut problems).await;
+    s.open(&format!("/providers/{}", provider.digits())).await;
+    s.wait_text("h1", "Utförare").await;
+    s.check("21-provider", &mut problems).await;
+    s.open(&format!("/reports/{report}")).await;
+    s.wait_text("#verify-result", "Verifierad").await;
+    s.check("22-report", &mut problems).await;
+
+    // Accept the report with a comment.
+    s.client
+        .find(Locator::Css("label[for=decision-accepted]"))
+        .await
+        .expect("accept radio")
+        .click()
+        .await
+        .expect("choose accept");
+    s.client
+        .find(Locator::Id("review-comment"))
+        .await
+        .expect("comment field")
+        .send_keys("Stämmer med avtalet.")
+        .await
+        .expect("type comment");
+    s.client
+        .find(Locator::Css("form[action$='/review'] button[type=submit]"))
+        .await
+        .expect("review button")
+        .click()
+        .await
+        .expect("submit review");
+    s.wait_text(
+        ".notice-success[role=status]",
+        "Ditt beslut är infört i liggaren",
+    )
+    .await;
+    let row = s.wait_text(&format!("#review-{size}"), "Godkänd").await;
+    assert!(row.contains("Stämmer med avtalet."), "{row}");
+    s.check("23-report-reviewed", &mut problems).await;
+    assert_eq!(demo.store.size().await.expect("size"), size + 1);
+    s.logout().await;
+
+    // Göteborg's auditor is refused Stockholm's report.
+    s.login("goran").await;
+    s.wait_text("h1", "Välkommen").await;
+    s.open(&format!("/reports/{report}")).await;
+    s.wait_text("h1", "Du har inte behörighet").await;
+    s.check("24-report-forbidden", &mut problems).await;
+
+    s.client.close().await.expect("close browser");
+    server.abort();
+    assert!(
+        problems.is_empty(),
+        "serious or critical accessibility problems:\n{}",
+        problems.join("\n")
+    );
+}

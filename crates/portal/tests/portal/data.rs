@@ -100,7 +100,11 @@ fn contracts(d: &DemoDataset) -> Vec<(ContractRef, OrgNumber)> {
 }
 
 /// A provider contracted by `m` and not by `other`.
-fn provider_only_of(d: &DemoDataset, m: MunicipalityCode, other: MunicipalityCode) -> OrgNumber {
+pub(crate) fn provider_only_of(
+    d: &DemoDataset,
+    m: MunicipalityCode,
+    other: MunicipalityCode,
+) -> OrgNumber {
     let all = contracts(d);
     all.iter()
         .map(|(_, p)| *p)
@@ -112,7 +116,11 @@ fn provider_only_of(d: &DemoDataset, m: MunicipalityCode, other: MunicipalityCod
 }
 
 /// The latest version of some report of `provider` on a contract of `m`.
-async fn latest_report_of(store: &Store, m: MunicipalityCode, provider: OrgNumber) -> u64 {
+pub(crate) async fn latest_report_of(
+    store: &Store,
+    m: MunicipalityCode,
+    provider: OrgNumber,
+) -> u64 {
     let rows = store
         .reports(
             &ReportQuery {
