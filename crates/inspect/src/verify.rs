@@ -312,6 +312,12 @@ impl<S: LogSource> Run<S> {
                 let _ = ledger.apply(&entry);
                 report.entries_replayed += 1;
                 report.signatures_checked += 1;
+                if self.opts.progress && i % 65_536 == 65_535 {
+                    eprintln!(
+                        "rebuilt the key history from {} of {start} cached entries",
+                        i + 1
+                    );
+                }
             }
             old_cache = None;
         }
