@@ -361,7 +361,9 @@ async fn bad_submissions_are_refused_with_every_problem_and_change_nothing() {
 
         // A period outside the contract (it runs 2026-01 to 2026-12).
         let early = w.report("2025-12");
-        let (status, body) = c.submit(&w.report_statement("2025-12", &early), Some(&early)).await;
+        let (status, body) = c
+            .submit(&w.report_statement("2025-12", &early), Some(&early))
+            .await;
         assert_eq!(status, 422, "{body:#}");
         assert!(body.to_string().contains("period"), "{body:#}");
 
@@ -483,7 +485,9 @@ async fn a_correction_supersedes_its_report_and_nothing_is_edited() {
         let c = Client::start(&db).await;
         let w = World::register(&c).await;
         let first = w.report("2026-03");
-        let original = c.must_submit(&w.report_statement("2026-03", &first), Some(&first)).await;
+        let original = c
+            .must_submit(&w.report_statement("2026-03", &first), Some(&first))
+            .await;
 
         let mut v: Value = serde_json::from_slice(&first).unwrap();
         v["services"]["counselling_sessions"] = json!(90);
@@ -501,10 +505,14 @@ async fn a_correction_supersedes_its_report_and_nothing_is_edited() {
             )
         };
         // Pointing at something that is not that report is refused.
-        let (status, body) = c.submit(&correction(original.index - 1), Some(&fixed)).await;
+        let (status, body) = c
+            .submit(&correction(original.index - 1), Some(&fixed))
+            .await;
         assert_eq!(status, 422, "{body:#}");
 
-        let corrected = c.must_submit(&correction(original.index), Some(&fixed)).await;
+        let corrected = c
+            .must_submit(&correction(original.index), Some(&fixed))
+            .await;
         assert!(corrected.index > original.index);
         // The original is still there, byte for byte.
         let v: Value = reqwest::get(c.server.at(&format!("/api/v1/entries/{}", original.index)))

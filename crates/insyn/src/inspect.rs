@@ -128,7 +128,10 @@ fn print_report(r: &Report, what: &str) {
         r.elapsed.as_secs_f64()
     );
     if r.is_ok() {
-        println!("OK: the log verifies{}", if r.state_saved { "; state saved" } else { "" });
+        println!(
+            "OK: the log verifies{}",
+            if r.state_saved { "; state saved" } else { "" }
+        );
     } else {
         println!("FAILED: {} problem(s)", r.finding_count);
         if let Some(i) = r.first_bad_index() {
@@ -222,7 +225,12 @@ pub async fn export(args: ExportArgs) -> Result<()> {
         .write(true)
         .create_new(true)
         .open(&args.out)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", args.out.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create {} (it must not exist yet)",
+                args.out.display()
+            )
+        })?;
     let (file, summary) = insyn_inspect::export::export(&store, file).await?;
     file.sync_all()?;
     store.close().await.ok();

@@ -211,7 +211,11 @@ async fn submit(file: &SignedFile, server: &ServerArgs) -> Result<()> {
     let path = ReceiptStore::new(&server.receipts).save(&done.receipt)?;
     println!(
         "{} as entry {}; receipt verified against checkpoint size {}; stored in {}",
-        if done.new { "integrated" } else { "already in the log" },
+        if done.new {
+            "integrated"
+        } else {
+            "already in the log"
+        },
         done.receipt.index,
         done.checkpoint.size(),
         path.display()
@@ -393,9 +397,9 @@ pub async fn run_municipality(args: MunicipalityArgs) -> Result<()> {
 }
 
 fn parse_contract(text: &str) -> Result<ContractRef> {
-    let (m, r) = text
-        .split_once('/')
-        .ok_or_else(|| anyhow!("--contract must be MUNICIPALITY/REFERENCE, e.g. 0180/SOC-2025-017"))?;
+    let (m, r) = text.split_once('/').ok_or_else(|| {
+        anyhow!("--contract must be MUNICIPALITY/REFERENCE, e.g. 0180/SOC-2025-017")
+    })?;
     Ok(ContractRef {
         municipality: m.parse().map_err(|e| anyhow!("--contract: {e}"))?,
         reference: r.parse().map_err(|e| anyhow!("--contract: {e}"))?,
