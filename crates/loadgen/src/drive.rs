@@ -207,7 +207,7 @@ async fn worker(http: reqwest::Client, s: Arc<Shared>) -> WorkerOut {
         });
         if status == 201 {
             let k = s.created.fetch_add(1, Ordering::Relaxed);
-            if k % s.verify_every == 0 {
+            if k.is_multiple_of(s.verify_every) {
                 let verified = std::str::from_utf8(&text)
                     .ok()
                     .and_then(|t| Receipt::from_json(t).ok())
@@ -219,9 +219,10 @@ async fn worker(http: reqwest::Client, s: Arc<Shared>) -> WorkerOut {
                     eprintln!("receipt {k} does NOT verify against the log's key");
                 }
             }
-        } else if !out.examples.contains_key(&status) {
-            let example = String::from_utf8_lossy(&text[..text.len().min(400)]).into_owned();
-            out.examples.insert(status, example);
+        } else {
+            out.examples.entry(status).or_insert_with(|| {
+                String::from_utf8_lossy(&text[..text.len().min(400)]).into_owned()
+            });
         }
     }
     out
