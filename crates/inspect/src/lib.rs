@@ -7,7 +7,7 @@
 //! | [`bundle`] | the single-file export format (`insyn-export/v1`, see `docs/FORMAT.md`): writer and reader |
 //! | [`tree`] | the streaming Merkle tree: right edge, partial tiles, root |
 //! | [`state`] | the inspector's state directory: last verified checkpoint, right edge, entry cache |
-//! | [`verify`] | the verification engine: tree, tiles, strict decoding, key history and rules, resume |
+//! | [`verify`](mod@verify) | the verification engine: tree, tiles, strict decoding, key history and rules, resume |
 //! | [`export`] | writing an export bundle from the server's store |
 //! | [`payloads`] | checking stored payloads against the hashes their entries sign |
 //! | [`client`] | a provider's HTTP client: signed files, submissions, receipts, consistency proofs |
