@@ -32,7 +32,8 @@ pub use connect::Backend;
 pub use error::{StoreError, is_append_only_refusal};
 pub use reads::{
     CheckpointRecord, CosignatureRecord, LogIdentity, MAX_PAGE, Page, PayloadContent,
-    PayloadReadRecord, PayloadReader, ReportQuery, ReportRecord, StoredEntry,
+    PayloadReadRecord, PayloadReader, ReadLogQuery, ReadLogRecord, ReportQuery, ReportRecord,
+    StoredEntry,
 };
 pub use sequencer::{
     Accepted, Admission, AdmissionPolicy, Candidate, CandidateError, Sequencer, SequencerConfig,

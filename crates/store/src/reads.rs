@@ -88,6 +88,32 @@ pub struct PayloadReadRecord {
     pub at_ms: u64,
 }
 
+/// Which recorded payload reads to list, newest first: every filter set narrows the result, and
+/// `before` continues a list (reads with a smaller audit id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadLogQuery {
+    /// Reads by this reader reference (e.g. `account:17`).
+    pub reader: Option<String>,
+    /// Reads of payloads of entries about this municipality: reports on its contracts, and
+    /// entries it signed (provider profiles, contracts, review comments).
+    pub municipality: Option<MunicipalityCode>,
+    /// Only reads with an audit id strictly below this one; `None` starts with the newest.
+    pub before: Option<u64>,
+    /// The most rows to return (capped at [`MAX_PAGE`]).
+    pub limit: u64,
+}
+
+/// A recorded payload read together with what was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadLogRecord {
+    /// The read.
+    pub read: PayloadReadRecord,
+    /// The first entry whose statement signs the payload (`None` only if no entry does).
+    pub entry: Option<StoredEntry>,
+    /// That entry's row in the report index, when it is a report or a correction.
+    pub report: Option<ReportRecord>,
+}
+
 /// Keyset pagination over leaf indices (or audit ids): rows with index `> after`, at most `limit`
 /// (capped at [`MAX_PAGE`]), ascending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +199,18 @@ pub(crate) fn stored_entry(row: entries::Model) -> Result<StoredEntry, StoreErro
         entry,
         bytes: row.entry,
         leaf_hash: Hash(hash32(&row.leaf_hash)?),
+    })
+}
+
+fn read_record(r: payload_reads::Model) -> Result<PayloadReadRecord, StoreError> {
+    Ok(PayloadReadRecord {
+        id: from_db(r.id)?,
+        payload: hash32(&r.payload_hash)?,
+        reader: PayloadReader {
+            who: r.reader,
+            role: r.role,
+        },
+        at_ms: from_db(r.read_at)?,
     })
 }
 
@@ -653,18 +691,119 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|r| {
-                Ok(PayloadReadRecord {
-                    id: from_db(r.id)?,
-                    payload: hash32(&r.payload_hash)?,
-                    reader: PayloadReader {
-                        who: r.reader,
-                        role: r.role,
-                    },
-                    at_ms: from_db(r.read_at)?,
-                })
-            })
+            .map(read_record)
             .collect()
+    }
+
+    /// Every recorded payload read across the whole ledger, newest first, one page at a time
+    /// (keyset pagination on the audit id, so any page costs the same), each with the entry
+    /// whose payload was read. Filtering by reader uses the `payload_reads_reader` index; by
+    /// municipality, a semi-join through the entries' payload hash and the report index.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] or [`StoreError::Corrupt`].
+    pub async fn payload_read_log(
+        &self,
+        query: &ReadLogQuery,
+    ) -> Result<Vec<ReadLogRecord>, StoreError> {
+        use sea_orm::Condition;
+        use sea_orm::sea_query::{ExprTrait, Query};
+        let mut q = payload_reads::Entity::find();
+        if let Some(reader) = &query.reader {
+            q = q.filter(payload_reads::Column::Reader.eq(reader.as_str()));
+        }
+        if let Some(before) = query.before {
+            q = q.filter(payload_reads::Column::Id.lt(to_db(before)?));
+        }
+        if let Some(m) = query.municipality {
+            let about = Query::select()
+                .expr(Expr::val(1))
+                .from(entries::Entity)
+                .left_join(
+                    report_index::Entity,
+                    Expr::col((report_index::Entity, report_index::Column::Idx))
+                        .equals((entries::Entity, entries::Column::Idx)),
+                )
+                .and_where(
+                    Expr::col((entries::Entity, entries::Column::PayloadHash))
+                        .equals((payload_reads::Entity, payload_reads::Column::PayloadHash)),
+                )
+                .cond_where(
+                    Condition::any()
+                        .add(
+                            Expr::col((entries::Entity, entries::Column::Actor))
+                                .eq(actor_key(&Actor::Municipality(m))),
+                        )
+                        .add(
+                            Expr::col((report_index::Entity, report_index::Column::Municipality))
+                                .eq(m.code()),
+                        ),
+                )
+                .to_owned();
+            q = q.filter(Expr::exists(about));
+        }
+        let reads: Vec<PayloadReadRecord> = q
+            .order_by_desc(payload_reads::Column::Id)
+            .limit(query.limit.clamp(1, MAX_PAGE))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(read_record)
+            .collect::<Result<_, _>>()?;
+        if reads.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        // What was read: the first entry signing each payload, and its report row if any.
+        let mut hashes: Vec<Vec<u8>> = reads.iter().map(|r| r.payload.to_vec()).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        let mut entry_of: std::collections::HashMap<[u8; 32], StoredEntry> =
+            std::collections::HashMap::new();
+        for row in entries::Entity::find()
+            .filter(entries::Column::PayloadHash.is_in(hashes))
+            .order_by_asc(entries::Column::Idx)
+            .all(&self.db)
+            .await?
+        {
+            let Some(sha) = row.payload_hash.as_deref().map(hash32).transpose()? else {
+                continue;
+            };
+            if let std::collections::hash_map::Entry::Vacant(slot) = entry_of.entry(sha) {
+                slot.insert(stored_entry(row)?);
+            }
+        }
+        let mut indices: Vec<i64> = entry_of
+            .values()
+            .map(|e| to_db(e.index))
+            .collect::<Result<_, _>>()?;
+        indices.sort_unstable();
+        let mut report_of: std::collections::HashMap<u64, ReportRecord> =
+            std::collections::HashMap::new();
+        if !indices.is_empty() {
+            for row in report_index::Entity::find()
+                .filter(report_index::Column::Idx.is_in(indices))
+                .all(&self.db)
+                .await?
+            {
+                let r = report_record(row)?;
+                report_of.insert(r.index, r);
+            }
+        }
+        Ok(reads
+            .into_iter()
+            .map(|read| {
+                let entry = entry_of.get(&read.payload).cloned();
+                let report = entry
+                    .as_ref()
+                    .and_then(|e| report_of.get(&e.index).cloned());
+                ReadLogRecord {
+                    read,
+                    entry,
+                    report,
+                }
+            })
+            .collect())
     }
 
     /// Reports matching `query`, ascending by leaf index, paginated.
