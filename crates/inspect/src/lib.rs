@@ -4,6 +4,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`source`] | where a log is read from: [`source::LogSource`] over HTTP (C2SP tlog-tiles) or an export bundle |
+//! | [`store_source`] | a [`LogSource`] over the server's own store, for the portal's verification |
 //! | [`bundle`] | the single-file export format (`insyn-export/v1`, see `docs/FORMAT.md`): writer and reader |
 //! | [`tree`] | the streaming Merkle tree: right edge, partial tiles, root |
 //! | [`state`] | the inspector's state directory: last verified checkpoint, right edge, entry cache |
@@ -23,9 +24,11 @@ pub mod export;
 pub mod payloads;
 pub mod source;
 pub mod state;
+pub mod store_source;
 pub mod tree;
 pub mod verify;
 pub mod witness;
 
 pub use source::{BundleSource, HttpSource, LogSource, SourceError};
+pub use store_source::StoreSource;
 pub use verify::{Finding, Report, VerifyOptions, verify};
