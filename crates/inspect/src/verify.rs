@@ -11,8 +11,13 @@
 //! and the new tree must extend the one verified before. A resumed run continues from the saved
 //! right edge, so it fetches only new tiles; computing the new root from the old right edge is
 //! itself the consistency check. The key history is rebuilt from the entry cache, since
-//! [`LedgerState`] cannot be saved (which costs a signature check per cached entry; see the
-//! issue's note).
+//! [`LedgerState`] cannot be saved (which costs a signature check per cached entry, in parallel).
+//!
+//! Signatures are checked on every core: bundles are fetched ahead on the runtime, then decoded
+//! and their signatures checked in parallel (`presign`, the ledger's strict
+//! `verify_many`) a few bundles ahead of the one being replayed; the replay in log order hands each
+//! accepted verdict to [`LedgerState::apply_verified`] and verifies anything else itself, so every
+//! finding is the one the sequential replay gives. The same holds for the cache replay.
 //!
 //! Memory: the entries are streamed; what grows is the [`LedgerState`] (the domain keeps about
 //! 80 bytes per report) and nothing else.
@@ -22,13 +27,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use insyn_domain::rules::LedgerState;
-use insyn_ledger::entry::Entry;
+use insyn_ledger::entry::{Entry, EntryError};
 use insyn_ledger::hash::{Hash, leaf_hash};
 use insyn_ledger::note::{LogVerifier, NoteError};
 use insyn_ledger::tile::{TILE_HEIGHT, TILE_WIDTH, Tile, decode_bundle};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+use crate::presign::{KeyDirectory, Verdicts};
 use crate::source::{LogSource, SourceError};
 use crate::state::{CacheReader, CacheWriter, StateDir, StateError, Verified};
 use crate::tree::{ComputedTile, StreamingTree};
@@ -180,6 +186,59 @@ impl Findings {
 /// An entry bundle and its level-0 hash tile, each as the source gave it.
 type Fetched = (Result<Vec<u8>, SourceError>, Result<Vec<u8>, SourceError>);
 
+/// Chunks (entry bundles, or groups of cached entries) whose signatures are checked ahead of the
+/// one being replayed.
+const PIPELINE_DEPTH: usize = 4;
+
+/// A fetched bundle whose entries are decoded and whose signatures are being checked.
+struct Prepared {
+    fetched: Fetched,
+    /// Each entry's strict decoding by position in the bundle (`None` before the run's start).
+    decoded: Vec<Option<Result<Entry, EntryError>>>,
+    verdicts: Verdicts,
+}
+
+impl Prepared {
+    /// Decodes the entries of bundle at `base` (as the replay will read them: up to `width`) and
+    /// starts checking the signatures of those from `start` on, up to the first entry that does
+    /// not decode (after which the replay checks no rule).
+    fn new(
+        fetched: Fetched,
+        base: u64,
+        width: u16,
+        start: u64,
+        keys: &mut KeyDirectory,
+        broken: &mut bool,
+    ) -> Self {
+        let decoded: Vec<Option<Result<Entry, EntryError>>> = match &fetched.0 {
+            Ok(bytes) => decode_bundle(bytes)
+                .map(|entries| {
+                    entries
+                        .iter()
+                        .take(usize::from(width))
+                        .enumerate()
+                        .map(|(j, e)| (base + j as u64 >= start).then(|| Entry::decode(e)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let verdicts = keys.verify(decoded.iter().map(|d| match d {
+            Some(Ok(e)) if !*broken => Some(e),
+            Some(Err(_)) => {
+                *broken = true;
+                None
+            }
+            _ => None,
+        }));
+        Self {
+            fetched,
+            decoded,
+            verdicts,
+        }
+    }
+}
+
 struct Run<S> {
     source: Arc<S>,
     opts: VerifyOptions,
@@ -297,26 +356,51 @@ impl<S: LogSource> Run<S> {
             (Some(sd), _) => Some(sd.fresh_cache_writer()?),
             (None, _) => None,
         };
+        let mut keys = KeyDirectory::new(*self.opts.log.public_key());
         if resume && let Some(cache) = old_cache.as_mut() {
-            for i in 0..start {
-                let Some(bytes) = cache.next_entry()? else {
-                    return Err(StateError::Invalid(format!(
-                        "the entry cache ends at {i}, the state says {start}"
-                    ))
-                    .into());
+            // Chunks of cached entries: the next ones' signatures are checked on every core while
+            // the key history replays the earlier ones in order.
+            let mut inflight: VecDeque<(Vec<Entry>, Verdicts)> = VecDeque::new();
+            let mut read = 0u64;
+            let mut i = 0u64;
+            loop {
+                while inflight.len() < PIPELINE_DEPTH && read < start {
+                    let take = (start - read).min(u64::from(TILE_WIDTH) * 4);
+                    let mut chunk = Vec::new();
+                    for _ in 0..take {
+                        let Some(bytes) = cache.next_entry()? else {
+                            return Err(StateError::Invalid(format!(
+                                "the entry cache ends at {read}, the state says {start}"
+                            ))
+                            .into());
+                        };
+                        let entry = Entry::decode(&bytes).map_err(|e| {
+                            StateError::Invalid(format!("cached entry {read} does not decode: {e}"))
+                        })?;
+                        chunk.push(entry);
+                        read += 1;
+                    }
+                    let verdicts = keys.verify(chunk.iter().map(Some));
+                    inflight.push_back((chunk, verdicts));
+                }
+                let Some((chunk, verdicts)) = inflight.pop_front() else {
+                    break;
                 };
-                let entry = Entry::decode(&bytes).map_err(|e| {
-                    StateError::Invalid(format!("cached entry {i} does not decode: {e}"))
-                })?;
-                // Verified when it was cached; its verdict then is the one that counted.
-                let _ = ledger.apply(&entry);
-                report.entries_replayed += 1;
-                report.signatures_checked += 1;
-                if self.opts.progress && i % 65_536 == 65_535 {
-                    eprintln!(
-                        "rebuilt the key history from {} of {start} cached entries",
-                        i + 1
-                    );
+                for (entry, key) in chunk.iter().zip(verdicts.wait()) {
+                    // Verified when it was cached; its verdict then is the one that counted.
+                    let _ = match key {
+                        Some(k) => ledger.apply_verified(entry, &k),
+                        None => ledger.apply(entry),
+                    };
+                    report.entries_replayed += 1;
+                    report.signatures_checked += 1;
+                    if self.opts.progress && i % 65_536 == 65_535 {
+                        eprintln!(
+                            "rebuilt the key history from {} of {start} cached entries",
+                            i + 1
+                        );
+                    }
+                    i += 1;
                 }
             }
             old_cache = None;
@@ -330,27 +414,52 @@ impl<S: LogSource> Run<S> {
         let bundles = n.div_ceil(u64::from(TILE_WIDTH));
         let mut queue: VecDeque<(u64, JoinHandle<Fetched>)> = VecDeque::new();
         let mut next = first_bundle;
+        let mut prepared: VecDeque<Prepared> = VecDeque::new();
+        let mut next_prepared = first_bundle;
+        let mut prepare_broken = false;
         let mut higher: Vec<ComputedTile> = Vec::new();
         let mut replay_broken = false;
         let mut last_progress = Instant::now();
         let prev_root_at = prev.as_ref().map(|p| (p.tree.size(), p.tree.root()));
 
         'bundles: for b in first_bundle..bundles {
-            while next < bundles && queue.len() < self.opts.prefetch.max(1) {
-                queue.push_back((next, self.prefetch(next, width_of(next))));
-                next += 1;
+            // Fetched ahead on the runtime, then decoded and signature-checked ahead (on every
+            // core) of the bundle replayed now.
+            while next_prepared < bundles && prepared.len() < PIPELINE_DEPTH {
+                while next < bundles && queue.len() < self.opts.prefetch.max(1) {
+                    queue.push_back((next, self.prefetch(next, width_of(next))));
+                    next += 1;
+                }
+                let Some((qb, handle)) = queue.pop_front() else {
+                    break;
+                };
+                debug_assert_eq!(qb, next_prepared);
+                let fetched = self
+                    .rt
+                    .block_on(handle)
+                    .map_err(|e| VerifyError::Internal(e.to_string()))?;
+                prepared.push_back(Prepared::new(
+                    fetched,
+                    next_prepared * u64::from(TILE_WIDTH),
+                    width_of(next_prepared),
+                    start,
+                    &mut keys,
+                    &mut prepare_broken,
+                ));
+                next_prepared += 1;
             }
-            let Some((qb, handle)) = queue.pop_front() else {
+            let Some(Prepared {
+                fetched,
+                mut decoded,
+                verdicts,
+            }) = prepared.pop_front()
+            else {
                 break;
             };
-            debug_assert_eq!(qb, b);
+            let verdicts = verdicts.wait();
             self.tiles_fetched += 2;
             let width = width_of(b);
             let base = b * u64::from(TILE_WIDTH);
-            let fetched = self
-                .rt
-                .block_on(handle)
-                .map_err(|e| VerifyError::Internal(e.to_string()))?;
             let (bundle, hashes) = fetched;
             let bundle = match bundle {
                 Ok(x) => x,
@@ -453,7 +562,11 @@ impl<S: LogSource> Run<S> {
                         format!("the tree of the first {size} entries is not the one this inspector verified before"),
                     );
                 }
-                match Entry::decode(bytes) {
+                let entry = decoded
+                    .get_mut(j)
+                    .and_then(Option::take)
+                    .unwrap_or_else(|| Entry::decode(bytes));
+                match entry {
                     Err(e) => {
                         self.findings
                             .add(Some(i), format!("does not decode strictly: {e}"));
@@ -467,7 +580,11 @@ impl<S: LogSource> Run<S> {
                     }
                     Ok(entry) if !replay_broken => {
                         report.signatures_checked += 1;
-                        if let Err(problems) = ledger.apply(&entry) {
+                        let verdict = match verdicts.get(j).copied().flatten() {
+                            Some(key) => ledger.apply_verified(&entry, &key),
+                            None => ledger.apply(&entry),
+                        };
+                        if let Err(problems) = verdict {
                             let text: Vec<String> =
                                 problems.iter().map(ToString::to_string).collect();
                             self.findings.add(
@@ -511,6 +628,7 @@ impl<S: LogSource> Run<S> {
         for h in queue {
             h.1.abort();
         }
+        drop(prepared);
 
         if tree.size() == n {
             for c in tree.partial_tiles() {
@@ -643,3 +761,6 @@ impl<S: LogSource> Run<S> {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests;
