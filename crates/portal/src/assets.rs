@@ -22,6 +22,11 @@ const EMBEDDED: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../web/static/portal.css"),
     ),
     (
+        "verification.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../web/static/verification.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_bytes!("../../../web/static/favicon.svg"),

@@ -84,27 +84,54 @@ impl Csv {
         &self.text
     }
 
+    /// More rows of a document whose header is already written: no byte-order mark, no header
+    /// (for downloads streamed in parts, see [`download_stream`]).
+    #[must_use]
+    pub fn continuation() -> Self {
+        Csv::default()
+    }
+
+    /// The document's text, taken.
+    #[must_use]
+    pub fn into_string(self) -> String {
+        self.text
+    }
+
     /// A download response named `filename` (ASCII letters, digits, `-`, `_`, `.`).
     #[must_use]
     pub fn into_download(self, filename: &str) -> Response {
-        let safe: String = filename
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            .collect();
-        let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\""))
-            .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-        (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/csv; charset=utf-8"),
-                ),
-                (header::CONTENT_DISPOSITION, disposition),
-            ],
-            self.text,
-        )
-            .into_response()
+        (download_headers(filename), self.text).into_response()
     }
+}
+
+fn download_headers(filename: &str) -> [(header::HeaderName, HeaderValue); 2] {
+    let safe: String = filename
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        ),
+        (header::CONTENT_DISPOSITION, disposition),
+    ]
+}
+
+/// A download named `filename` whose text comes in parts (a [`Csv::new`] first, then
+/// [`Csv::continuation`]s), so a long table is never held in memory whole. A part that fails
+/// ends the download early (the client sees a broken transfer, not a short file posing as whole).
+pub fn download_stream<S>(filename: &str, parts: S) -> Response
+where
+    S: futures_util::Stream<Item = Result<String, std::io::Error>> + Send + 'static,
+{
+    (
+        download_headers(filename),
+        axum::body::Body::from_stream(parts),
+    )
+        .into_response()
 }
 
 fn push_text(out: &mut String, s: &str) {

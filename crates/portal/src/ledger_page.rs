@@ -1,11 +1,15 @@
-//! The inspectors' ledger page: the log's identity, its latest checkpoint with cosignatures, and
-//! its size over the last 30 days (chart and table). Reads only checkpoints, never entries, so
-//! the page costs the same for any size of ledger.
+//! The inspectors' ledger page: the log's identity, its latest checkpoint with cosignatures, its
+//! size over the last 30 days (chart and table), and the full verification (`crate::verification`):
+//! the button that starts it, its status page with progress (works without JavaScript; a small
+//! static script updates it in place), and the result in plain language. The ledger page reads
+//! only checkpoints, never entries, so it costs the same for any size of ledger.
 
-use axum::extract::State;
+use axum::Json;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
-use minijinja::context;
+use axum::response::{IntoResponse, Response};
+use minijinja::{Value, context};
+use serde::Deserialize;
 use serde::Serialize;
 use time::{Date, OffsetDateTime, Time};
 
@@ -17,6 +21,7 @@ use crate::format;
 use crate::pages::render;
 use crate::session::LoggedIn;
 use crate::state::PortalState;
+use crate::verification::{Outcome, Run, Starter};
 
 /// Days shown in the size chart.
 const DAYS: i64 = 30;
@@ -124,8 +129,224 @@ pub(crate) async fn ledger(
             checkpoint_note => latest.as_ref().map(|c| c.note.clone()),
             cosignatures => cosignatures,
             chart => chart,
+            verification => state.verifications().latest().map(|r| run_view(&r)),
         },
     )
+}
+
+/// A finding as the templates show it.
+#[derive(Debug, Serialize)]
+struct FindingRow {
+    index: Option<i64>,
+    /// Message key of the plain-language explanation.
+    what: String,
+    detail: String,
+}
+
+/// A verification run as the templates and the status JSON show it.
+#[derive(Debug, Serialize)]
+pub(crate) struct RunView {
+    id: u64,
+    started_by: String,
+    started_at: i64,
+    running: bool,
+    finished_at: Option<i64>,
+    /// Message key of the phase while running.
+    phase: &'static str,
+    total: Option<i64>,
+    /// The `max` of the page's `<progress>` (positive, as HTML requires).
+    progress_max: i64,
+    checked: i64,
+    percent: i64,
+    /// `verified`, `problems` or `not_run` once finished.
+    result: Option<&'static str>,
+    size: Option<i64>,
+    root: Option<String>,
+    count: Option<i64>,
+    first_bad: Option<i64>,
+    elapsed_seconds: Option<i64>,
+    /// Message key of why it could not run.
+    reason: Option<String>,
+    findings: Vec<FindingRow>,
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn run_view(run: &Run) -> RunView {
+    let progress = run.progress();
+    let total = progress.total();
+    let finished = run.finished();
+    let mut view = RunView {
+        id: run.id,
+        started_by: run.started_by_name.clone(),
+        started_at: run.started_at_ms,
+        running: finished.is_none(),
+        finished_at: finished.as_ref().map(|(at, _)| *at),
+        phase: if total.is_none() {
+            "verification.phase_checkpoint"
+        } else {
+            "verification.phase_entries"
+        },
+        total: total.map(int),
+        progress_max: total.map_or(100, |t| int(t.max(1))),
+        checked: int(progress.checked()),
+        percent: match total {
+            Some(0) => 100,
+            Some(t) => int(progress.checked().saturating_mul(100) / t),
+            None => 0,
+        },
+        result: None,
+        size: None,
+        root: None,
+        count: None,
+        first_bad: None,
+        elapsed_seconds: None,
+        reason: None,
+        findings: Vec::new(),
+    };
+    match finished.map(|(_, o)| o) {
+        None => {}
+        Some(Outcome::Verified {
+            size,
+            root,
+            elapsed_ms,
+        }) => {
+            view.result = Some("verified");
+            view.size = Some(int(size));
+            view.checked = int(size);
+            view.percent = 100;
+            view.root = Some(root);
+            view.elapsed_seconds = Some(int(elapsed_ms.div_ceil(1000)));
+        }
+        Some(Outcome::Problems {
+            size,
+            root,
+            count,
+            first_bad,
+            findings,
+        }) => {
+            view.result = Some("problems");
+            view.size = Some(int(size));
+            view.root = Some(root);
+            view.count = Some(int(count));
+            view.first_bad = first_bad.map(int);
+            view.findings = findings
+                .into_iter()
+                .map(|f| FindingRow {
+                    index: f.index.map(int),
+                    what: format!("verification.finding.{}", f.kind),
+                    detail: f.detail,
+                })
+                .collect();
+        }
+        Some(Outcome::NotRun { reason }) => {
+            view.result = Some("not_run");
+            view.reason = Some(format!("verification.not_run.{reason}"));
+        }
+    }
+    view
+}
+
+fn require_verifier(user: &crate::session::CurrentUser) -> Result<(), Error> {
+    if access::can_verify_ledger(&user.role()) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+/// `POST /ledger/verify`: starts the full verification, or shows the one already running.
+pub(crate) async fn start_verification(
+    State(state): State<PortalState>,
+    LoggedIn { user, .. }: LoggedIn,
+) -> Result<Response, Error> {
+    require_verifier(&user)?;
+    let clock = state.clock().clone();
+    let (run, started) = state.verifications().start(
+        state.store(),
+        Starter {
+            reference: format!("account:{}", user.account.id),
+            name: format!(
+                "{} ({})",
+                user.account.display_name, user.account.username
+            ),
+            now_ms: state.now_ms(),
+        },
+        move || clock.now_ms(),
+    );
+    if !started {
+        tracing::info!(
+            run = run.id,
+            asked_by = user.account.id,
+            "a verification is already running; showing it"
+        );
+    }
+    Ok(crate::pages::see_other("/ledger/verification"))
+}
+
+/// `?auto=1`: the visitor asked for the page to reload itself while the run lasts.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StatusQuery {
+    auto: Option<String>,
+}
+
+/// `GET /ledger/verification`: the latest run's progress or result.
+pub(crate) async fn verification_page(
+    State(state): State<PortalState>,
+    LoggedIn { user, ctx }: LoggedIn,
+    Query(query): Query<StatusQuery>,
+) -> Result<Response, Error> {
+    require_verifier(&user)?;
+    let run = state.verifications().latest().map(|r| run_view(&r));
+    let running = run.as_ref().is_some_and(|r| r.running);
+    render(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        "verification.html",
+        context! {
+            verification => run,
+            auto_refresh => running && query.auto.is_some_and(|a| a == "1"),
+            script_url => Value::from_safe_string(state.assets().url("verification.js")),
+        },
+    )
+}
+
+/// `GET /ledger/verification/status`: the latest run's progress as JSON, for the status page's
+/// script. The text is the page's sentence in the visitor's language.
+pub(crate) async fn verification_status(
+    State(state): State<PortalState>,
+    LoggedIn { user, ctx }: LoggedIn,
+) -> Result<Response, Error> {
+    require_verifier(&user)?;
+    let Some(run) = state.verifications().latest() else {
+        return Ok(Json(serde_json::json!({ "run": null })).into_response());
+    };
+    let view = run_view(&run);
+    let ui = state.ui();
+    let text = match view.total {
+        Some(total) => ui.translate_with(
+            ctx.lang,
+            "verification.progress",
+            &[
+                ("checked", format::number(view.checked, ctx.lang)),
+                ("total", format::number(total, ctx.lang)),
+                ("percent", view.percent.to_string()),
+            ],
+        )?,
+        None => ui.translate(ctx.lang, view.phase)?,
+    };
+    Ok(Json(serde_json::json!({
+        "run": view.id,
+        "running": view.running,
+        "checked": view.checked,
+        "total": view.total,
+        "percent": view.percent,
+        "text": text,
+    }))
+    .into_response())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Insyn's web portal for municipal auditors and inspectors: server-rendered pages (minijinja
-//! templates from `web/templates`, CSS from `web/static`, no JavaScript), sessions and CSRF.
+//! templates from `web/templates`, CSS from `web/static`; every page works without JavaScript),
+//! sessions and CSRF.
 //!
 //! The portal is mounted by `insyn serve` at `/`:
 //!
@@ -24,7 +25,9 @@
 //! - `session`: sessions, CSRF and the per-request context; `security`: response headers;
 //!   `error`: the one error type and its policy.
 //! - `pages`: login, logout, start, account, language, admin and error pages;
-//!   `ledger_page`: the inspectors' ledger page; `data`: the overview, provider and report
+//!   `ledger_page`: the inspectors' ledger page and its full verification (`verification`: the
+//!   background run of `insyn_inspect::verify` over the store); `access_log`: every recorded
+//!   payload read; `data`: the overview, provider and report
 //!   pages, the review form and their CSV exports, over one shared replica of the ledger state.
 //! - `render`: the template environment; [`i18n`]: the message catalogues;
 //!   [`format`](mod@format): Swedish formatting.
@@ -35,6 +38,7 @@
 //! `insyn_store` functions. Every non-GET request passes the CSRF check in the session layer
 //! before any handler runs.
 
+mod access_log;
 pub mod accounts;
 mod assets;
 pub mod chart;
@@ -52,6 +56,7 @@ mod render;
 mod security;
 mod session;
 mod state;
+mod verification;
 
 use axum::Router;
 use axum::middleware;
@@ -76,6 +81,8 @@ pub enum Audience {
     AccountManagers,
     /// Accounts the access policy lets verify the ledger (inspectors).
     LedgerVerifiers,
+    /// Accounts the access policy lets see the read audit of payloads (inspectors).
+    AccessLogReaders,
     /// Accounts that read ledger data: auditors (their own municipality) and inspectors (any);
     /// administrators are refused.
     LedgerReaders,
@@ -146,6 +153,31 @@ pub const ROUTES: &[RouteInfo] = &[
         audience: Audience::LedgerVerifiers,
     },
     RouteInfo {
+        method: "POST",
+        path: "/ledger/verify",
+        audience: Audience::LedgerVerifiers,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/ledger/verification",
+        audience: Audience::LedgerVerifiers,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/ledger/verification/status",
+        audience: Audience::LedgerVerifiers,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/access-log",
+        audience: Audience::AccessLogReaders,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/access-log.csv",
+        audience: Audience::AccessLogReaders,
+    },
+    RouteInfo {
         method: "GET",
         path: "/overview",
         audience: Audience::LedgerReaders,
@@ -199,6 +231,14 @@ pub fn router(state: PortalState) -> Router {
         .route("/admin/accounts", get(pages::admin_accounts))
         .route("/admin/accounts.csv", get(pages::admin_accounts_csv))
         .route("/ledger", get(ledger_page::ledger))
+        .route("/ledger/verify", post(ledger_page::start_verification))
+        .route("/ledger/verification", get(ledger_page::verification_page))
+        .route(
+            "/ledger/verification/status",
+            get(ledger_page::verification_status),
+        )
+        .route("/access-log", get(access_log::access_log))
+        .route("/access-log.csv", get(access_log::access_log_csv))
         .route("/overview", get(data::overview::overview))
         .route("/overview.csv", get(data::overview::overview_csv))
         .route("/providers/{org}", get(data::provider::provider_page))

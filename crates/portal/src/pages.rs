@@ -44,6 +44,9 @@ fn nav(ctx: &RequestContext) -> Vec<NavItem> {
     if access::can_verify_ledger(&user.role()) {
         items.push(("/ledger", "nav.ledger"));
     }
+    if access::can_see_access_log(&user.role()) {
+        items.push(("/access-log", "access_log.nav"));
+    }
     if access::can_manage_accounts(&user.role()) {
         items.push(("/admin/accounts", "nav.accounts"));
     }
@@ -169,7 +172,7 @@ pub(crate) fn error_page(
 }
 
 /// A `303 See Other` to a local path.
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, v);

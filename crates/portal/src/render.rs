@@ -169,6 +169,17 @@ impl Ui {
         Ok(catalogues.translate(lang, key, &[]))
     }
 
+    /// Like [`Ui::translate`], with `{name}` placeholders filled from `args`.
+    pub(crate) fn translate_with(
+        &self,
+        lang: Language,
+        key: &str,
+        args: &[(&str, String)],
+    ) -> Result<String, Error> {
+        let (_, catalogues) = self.env().map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(catalogues.translate(lang, key, args))
+    }
+
     /// Renders template `name` with `ctx`.
     pub(crate) fn render(&self, name: &str, ctx: Value) -> Result<String, Error> {
         let (env, _) = self.env().map_err(|e| Error::Internal(e.to_string()))?;

@@ -33,6 +33,8 @@ struct Inner {
     replica: crate::data::replica::Replica,
     /// Where reviews are signed and submitted, once configured.
     reviews: std::sync::OnceLock<crate::data::review::ReviewSigner>,
+    /// The inspectors' full verifications of the ledger (at most one running).
+    verifications: crate::verification::Verifications,
 }
 
 impl std::fmt::Debug for PortalState {
@@ -79,6 +81,7 @@ impl PortalState {
                 clock,
                 replica: crate::data::replica::Replica::default(),
                 reviews: std::sync::OnceLock::new(),
+                verifications: crate::verification::Verifications::default(),
             }),
         })
     }
@@ -129,6 +132,10 @@ impl PortalState {
 
     pub(crate) fn reviews(&self) -> Option<&crate::data::review::ReviewSigner> {
         self.inner.reviews.get()
+    }
+
+    pub(crate) fn verifications(&self) -> &crate::verification::Verifications {
+        &self.inner.verifications
     }
 
     pub(crate) fn ui(&self) -> &Ui {

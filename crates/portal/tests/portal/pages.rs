@@ -358,8 +358,12 @@ async fn authorization_matrix_of_every_route_and_role() {
                 (Audience::LoggedIn, Some(_)) => StatusCode::OK,
                 (Audience::AccountManagers, Some("ada")) => StatusCode::OK,
                 (Audience::AccountManagers, Some(_)) => StatusCode::FORBIDDEN,
-                (Audience::LedgerVerifiers, Some("ivar")) => StatusCode::OK,
-                (Audience::LedgerVerifiers, Some(_)) => StatusCode::FORBIDDEN,
+                (Audience::LedgerVerifiers | Audience::AccessLogReaders, Some("ivar")) => {
+                    StatusCode::OK
+                }
+                (Audience::LedgerVerifiers | Audience::AccessLogReaders, Some(_)) => {
+                    StatusCode::FORBIDDEN
+                }
                 (Audience::LedgerReaders | Audience::LedgerRecords, Some("ada")) => {
                     StatusCode::FORBIDDEN
                 }
