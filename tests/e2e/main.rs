@@ -7,6 +7,7 @@
 
 mod cli;
 mod concurrency;
+mod crash;
 mod harness;
 mod payloads;
 mod submissions;
