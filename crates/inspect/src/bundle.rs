@@ -104,6 +104,9 @@ impl BundleReader {
     /// [`SourceError::Io`], or [`SourceError::Format`] for a file that is not a complete bundle.
     pub fn open(path: &Path) -> Result<Self, SourceError> {
         let file = File::open(path)?;
+        // Record lengths are checked against the file before anything is allocated, so a
+        // hostile bundle cannot make the reader ask for gigabytes it does not contain.
+        let file_len = file.metadata()?.len();
         let mut r = BufReader::new(file.try_clone()?);
         let mut magic = [0u8; 16];
         r.read_exact(&mut magic)
@@ -122,6 +125,9 @@ impl BundleReader {
             let tag = head[0];
             let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
             pos += 5;
+            if u64::from(len) > file_len.saturating_sub(pos) {
+                return Err(format_err("truncated: a record is longer than the file"));
+            }
             match tag {
                 TAG_END => {
                     if len != 0 {
@@ -153,7 +159,8 @@ impl BundleReader {
                     r.read_exact(&mut plen)
                         .map_err(|_| format_err("truncated record"))?;
                     let plen = u32::from(plen[0]);
-                    if plen > len {
+                    // The record holds the length byte, the path and the contents.
+                    if plen >= len {
                         return Err(format_err("tile path longer than its record"));
                     }
                     let mut path = vec![0u8; plen as usize];
@@ -267,5 +274,47 @@ mod tests {
             BundleReader::open(&cut),
             Err(SourceError::Format(_))
         ));
+    }
+
+    /// A hostile bundle must be refused as malformed: no panic, no allocation its record
+    /// lengths ask for but the file cannot back.
+    #[test]
+    fn hostile_record_lengths_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.insyn");
+        let record = |tag: u8, len: u32, body: &[u8]| {
+            let mut r = vec![tag];
+            r.extend_from_slice(&len.to_be_bytes());
+            r.extend_from_slice(body);
+            r
+        };
+        let end = record(b'E', 0, b"");
+        let checkpoint = record(b'C', 4, b"cp\n\n");
+        let cases: Vec<Vec<u8>> = vec![
+            // A checkpoint record that claims 4 GiB.
+            record(b'C', u32::MAX, b"x"),
+            // A cosignature record that claims far more than the file holds.
+            [checkpoint.clone(), record(b'W', 1 << 30, b"x"), end.clone()].concat(),
+            // A tile record with no room for its path length byte.
+            [checkpoint.clone(), record(b'T', 0, b"\x00"), end.clone()].concat(),
+            // A tile record whose path fills it exactly, leaving no room for the length byte.
+            [checkpoint.clone(), record(b'T', 2, b"\x02ab"), end.clone()].concat(),
+            // A tile whose contents run past the end of the file.
+            [
+                checkpoint.clone(),
+                record(b'T', u32::MAX, b"\x01a"),
+                end.clone(),
+            ]
+            .concat(),
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend_from_slice(case);
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(
+                matches!(BundleReader::open(&path), Err(SourceError::Format(_))),
+                "case {i}"
+            );
+        }
     }
 }
