@@ -352,7 +352,7 @@ impl Mirror {
         for (&old, &old_root) in &seen.checkpoints {
             assert!(
                 old <= size,
-                "a checkpoint of size {old} was published but the log has {size} entries after the restart"
+                "a checkpoint of size {old} was published (a receipt or /checkpoint) but the log now has {size} entries: acknowledged entries were lost"
             );
             assert_eq!(
                 tree_hash(old, &tree).unwrap(),

@@ -8,6 +8,7 @@
 mod cli;
 mod concurrency;
 mod crash;
+mod faults;
 mod harness;
 mod payloads;
 mod submissions;

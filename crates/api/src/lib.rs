@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod error;
 mod extract;
+mod health;
 pub mod policy;
 mod routes;
 mod state;
@@ -23,6 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, FieldProblem};
+pub use health::Health;
 pub use routes::entries::{
     ConsistencyProof, ConsistencyQuery, EntryView, InclusionProof, InclusionQuery, LogInfo,
 };
@@ -52,9 +54,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         routes::entries::inclusion,
         routes::entries::consistency,
         routes::entries::report_schema,
+        health::healthz,
         submit::submit,
     ),
-    components(schemas(error::Problem, error::FieldProblem, submit::Submission))
+    components(schemas(error::Problem, error::FieldProblem, submit::Submission, health::Health))
 )]
 pub struct ApiDoc;
 
@@ -64,6 +67,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/checkpoint", get(routes::log::checkpoint))
         .route("/verifier-key", get(routes::log::verifier_key))
+        .route("/healthz", get(health::healthz))
         .route("/tile/{*path}", get(routes::log::tile))
         .route("/api/v1/log", get(routes::entries::log_info))
         .route("/api/v1/entries", post(submit::submit))
