@@ -50,8 +50,25 @@ struct ReadRow {
     role: String,
     municipality: Option<String>,
     what: String,
-    link: Option<String>,
+    /// The report page to link to (a report, or the report a review comment is about).
+    report: Option<i64>,
+    /// The review entry, for a review comment (the link's fragment).
+    review: Option<i64>,
+    /// The provider page to link to (organisation number digits).
+    provider: Option<String>,
     payload: String,
+}
+
+/// Where a row links to.
+enum Link {
+    None,
+    Report(u64),
+    Review { report: u64, review: u64 },
+    Provider(String),
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 fn store_error(e: insyn_store::StoreError) -> Error {
@@ -160,7 +177,7 @@ async fn rows(
                             ("index", n(e.index)),
                         ],
                     )?,
-                    Some(format!("/reports/{}", e.index)),
+                    Link::Report(e.index),
                     Some(report.contract.municipality),
                 )
             }
@@ -176,19 +193,19 @@ async fn rows(
                             "access_log.what_review",
                             &[("report", n(*report)), ("index", n(e.index))],
                         )?,
-                        Some(format!("/reports/{report}#review-{}", e.index)),
+                        Link::Review {
+                            report: *report,
+                            review: e.index,
+                        },
                         signer,
                     ),
                     Body::ProviderRegistered { provider } => (
                         ui.translate_with(
                             lang,
                             "access_log.what_provider",
-                            &[
-                                ("provider", provider.to_string()),
-                                ("index", n(e.index)),
-                            ],
+                            &[("provider", provider.to_string()), ("index", n(e.index))],
                         )?,
-                        Some(format!("/providers/{}", provider.digits())),
+                        Link::Provider(provider.digits().to_owned()),
                         signer,
                     ),
                     Body::ContractRegistered { contract, .. } => (
@@ -200,21 +217,21 @@ async fn rows(
                                 ("index", n(e.index)),
                             ],
                         )?,
-                        None,
+                        Link::None,
                         Some(contract.municipality),
                     ),
                     _ => (
-                        ui.translate_with(
-                            lang,
-                            "access_log.what_entry",
-                            &[("index", n(e.index))],
-                        )?,
-                        None,
+                        ui.translate_with(lang, "access_log.what_entry", &[("index", n(e.index))])?,
+                        Link::None,
                         signer,
                     ),
                 }
             }
-            (None, _) => (ui.translate(lang, "access_log.what_unknown")?, None, None),
+            (None, _) => (
+                ui.translate(lang, "access_log.what_unknown")?,
+                Link::None,
+                None,
+            ),
         };
         out.push(ReadRow {
             id: i64::try_from(r.read.id).unwrap_or(i64::MAX),
@@ -224,7 +241,18 @@ async fn rows(
             role,
             municipality: municipality.map(|m| format!("{} ({})", m.name(), m.code())),
             what,
-            link,
+            report: match link {
+                Link::Report(i) | Link::Review { report: i, .. } => Some(int(i)),
+                _ => None,
+            },
+            review: match link {
+                Link::Review { review, .. } => Some(int(review)),
+                _ => None,
+            },
+            provider: match link {
+                Link::Provider(p) => Some(p),
+                _ => None,
+            },
             payload: hex::encode(r.read.payload),
         });
     }
@@ -234,7 +262,11 @@ async fn rows(
 /// The query string that keeps the filters, URL-encoded.
 fn keep(query: &AccessLogQuery) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    if let Some(m) = query.municipality.as_deref().filter(|s| !s.trim().is_empty()) {
+    if let Some(m) = query
+        .municipality
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
         out.push(("municipality", percent_encode(m.trim())));
     }
     if let Some(r) = query.reader.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -277,7 +309,11 @@ pub(crate) async fn access_log(
         .clamp(1, MAX_PAGE_SIZE);
     let filters = filters(&state, &query).await?;
     let (shown, pager, unknown_reader) = match &filters {
-        None => (Vec::new(), Pager::new("/access-log", Default::default(), None, &[]), true),
+        None => (
+            Vec::new(),
+            Pager::new("/access-log", Default::default(), None, &[]),
+            true,
+        ),
         Some(f) => {
             let records = state
                 .store()
@@ -352,10 +388,7 @@ pub(crate) async fn access_log_csv(
         t("access_log.what")?,
         t("access_log.payload")?,
     ]);
-    tracing::info!(
-        account = user.account.id,
-        "access log exported as CSV"
-    );
+    tracing::info!(account = user.account.id, "access log exported as CSV");
     struct Cursor {
         state: PortalState,
         lang: Language,

@@ -268,10 +268,7 @@ pub(crate) async fn start_verification(
         state.store(),
         Starter {
             reference: format!("account:{}", user.account.id),
-            name: format!(
-                "{} ({})",
-                user.account.display_name, user.account.username
-            ),
+            name: format!("{} ({})", user.account.display_name, user.account.username),
             now_ms: state.now_ms(),
         },
         move || clock.now_ms(),

@@ -67,6 +67,14 @@ pub(crate) const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
         "review.html",
         include_str!("../../../web/templates/review.html"),
     ),
+    (
+        "verification.html",
+        include_str!("../../../web/templates/verification.html"),
+    ),
+    (
+        "access_log.html",
+        include_str!("../../../web/templates/access_log.html"),
+    ),
 ];
 
 /// Why the templates could not be prepared at start.

@@ -264,6 +264,19 @@ impl Verifications {
     }
 }
 
+/// The first bad entry for people: a finding about an upper hash tile names the first entry of
+/// its subtree (256 or more entries), so an entry-specific finding, when there is one, says
+/// better which entry is wrong.
+fn first_bad(report: &insyn_inspect::Report) -> Option<u64> {
+    report
+        .findings
+        .iter()
+        .filter(|f| finding_kind(&f.message) != "hash_tile")
+        .filter_map(|f| f.index)
+        .min()
+        .or_else(|| report.first_bad_index())
+}
+
 /// Runs the engine over the store, against the log's recorded verifier key.
 async fn verify_store(store: Store, progress: Arc<Progress>) -> Outcome {
     let identity = match store.log_identity().await {
@@ -297,7 +310,7 @@ async fn verify_store(store: Store, progress: Arc<Progress>) -> Outcome {
             size: report.size,
             root: to_hex(&report.root),
             count: report.finding_count,
-            first_bad: report.first_bad_index(),
+            first_bad: first_bad(&report),
             findings: report
                 .findings
                 .iter()

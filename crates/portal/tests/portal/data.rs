@@ -28,10 +28,21 @@ pub(crate) struct DemoPortal {
 /// A portal over the demo history (ending before [`START_MS`]) with reviews enabled: the
 /// portal signs with each demo municipality's current key.
 pub(crate) async fn demo_portal() -> DemoPortal {
+    demo_portal_on(None).await
+}
+
+/// [`demo_portal`] on the database at `url` (an empty PostgreSQL database), or on a fresh
+/// SQLite file when `None`.
+pub(crate) async fn demo_portal_on(url: Option<&str>) -> DemoPortal {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("insyn.db").display()
+    let url = url.map_or_else(
+        || {
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("insyn.db").display()
+            )
+        },
+        str::to_owned,
     );
     let start = u64::try_from(START_MS).expect("positive");
     let clock = Arc::new(ManualClock::new(0));
@@ -152,7 +163,15 @@ async fn reads_of(store: &Store, index: u64) -> usize {
 
 #[tokio::test]
 async fn auditors_see_their_own_municipality_verified_and_every_read_is_recorded() {
-    let demo = demo_portal().await;
+    auditors_see_their_own_municipality_verified_and_every_read_is_recorded_on(
+        &demo_portal().await,
+    )
+    .await;
+}
+
+pub(crate) async fn auditors_see_their_own_municipality_verified_and_every_read_is_recorded_on(
+    demo: &DemoPortal,
+) {
     let stockholm = municipality("0180");
     let provider = provider_only_of(&demo.dataset, stockholm, municipality("1480"));
     let report = latest_report_of(&demo.store, stockholm, provider).await;
@@ -243,7 +262,15 @@ async fn auditors_see_their_own_municipality_verified_and_every_read_is_recorded
 
 #[tokio::test]
 async fn another_municipalitys_auditor_and_administrators_are_refused_everywhere() {
-    let demo = demo_portal().await;
+    another_municipalitys_auditor_and_administrators_are_refused_everywhere_on(
+        &demo_portal().await,
+    )
+    .await;
+}
+
+pub(crate) async fn another_municipalitys_auditor_and_administrators_are_refused_everywhere_on(
+    demo: &DemoPortal,
+) {
     let stockholm = municipality("0180");
     let provider = provider_only_of(&demo.dataset, stockholm, municipality("1480"));
     let report = latest_report_of(&demo.store, stockholm, provider).await;
@@ -312,7 +339,10 @@ async fn another_municipalitys_auditor_and_administrators_are_refused_everywhere
 
 #[tokio::test]
 async fn a_review_needs_the_csrf_token_and_becomes_a_ledger_entry() {
-    let demo = demo_portal().await;
+    a_review_needs_the_csrf_token_and_becomes_a_ledger_entry_on(&demo_portal().await).await;
+}
+
+pub(crate) async fn a_review_needs_the_csrf_token_and_becomes_a_ledger_entry_on(demo: &DemoPortal) {
     let stockholm = municipality("0180");
     let provider = provider_only_of(&demo.dataset, stockholm, municipality("1480"));
     let report = latest_report_of(&demo.store, stockholm, provider).await;
@@ -402,8 +432,11 @@ async fn a_review_needs_the_csrf_token_and_becomes_a_ledger_entry() {
 /// The data routes of `ROUTES` over a real ledger, for every role.
 #[tokio::test]
 async fn data_routes_for_every_role() {
+    data_routes_for_every_role_on(&demo_portal().await).await;
+}
+
+pub(crate) async fn data_routes_for_every_role_on(demo: &DemoPortal) {
     use insyn_portal::{Audience, ROUTES};
-    let demo = demo_portal().await;
     let stockholm = municipality("0180");
     let provider = provider_only_of(&demo.dataset, stockholm, municipality("1480"));
     let report = latest_report_of(&demo.store, stockholm, provider).await;
@@ -464,4 +497,22 @@ async fn snapshots_of_the_data_pages() {
         "data_report",
         redact(&anna.get(&format!("/reports/{report}")).await.body)
     );
+}
+
+/// The data pages' scenarios above, on PostgreSQL: one demo ledger, each scenario in turn.
+#[tokio::test]
+async fn data_pages_on_postgresql() {
+    let Some(db) = crate::helpers::PgDatabase::create("data").await else {
+        return;
+    };
+    {
+        let demo = demo_portal_on(Some(&db.url)).await;
+        auditors_see_their_own_municipality_verified_and_every_read_is_recorded_on(&demo).await;
+        another_municipalitys_auditor_and_administrators_are_refused_everywhere_on(&demo).await;
+        data_routes_for_every_role_on(&demo).await;
+        a_review_needs_the_csrf_token_and_becomes_a_ledger_entry_on(&demo).await;
+        crate::access_log::the_access_log_lists_every_read_newest_first_on(&demo).await;
+        crate::verification::the_whole_ledger_verifies_from_the_ledger_page_on(&demo).await;
+    }
+    db.drop_now().await;
 }
