@@ -150,12 +150,13 @@ pub(crate) async fn the_access_log_lists_every_read_newest_first_on(demo: &DemoP
         "{}",
         lines[0]
     );
-    assert_eq!(
-        lines.len(),
-        mine.len() + 1,
+    // Every one of Anna's reads (the page shows at most one page of them).
+    assert!(
+        lines.len() > mine.len(),
         "header and Anna's reads: {}",
         csv.body
     );
+    assert!(lines[1..].iter().all(|l| l.contains(&anna_ref)));
     assert!(lines[1].contains("Anna Granskare (anna)"));
     assert!(lines[1].contains(&anna_ref));
     let whole = ivar.get("/access-log.csv").await;
