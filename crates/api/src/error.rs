@@ -71,10 +71,12 @@ pub enum ApiError {
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// 429: too many requests; the client should retry after the given number of seconds.
-    #[error("too many requests; retry after {retry_after} s")]
+    #[error("{detail}; retry after {retry_after} s")]
     TooManyRequests {
         /// Seconds until a retry may succeed.
         retry_after: u64,
+        /// Which limit was hit, for a person.
+        detail: String,
     },
     /// 503: the ledger cannot store anything right now (database unreachable, disk full, shutting
     /// down). Nothing was stored; the client may retry.
@@ -138,7 +140,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let retry_after = match &self {
-            Self::TooManyRequests { retry_after } => Some(*retry_after),
+            Self::TooManyRequests { retry_after, .. } => Some(*retry_after),
             // The sequencer retries its own transaction; a client may try again at once.
             Self::Unavailable(_) => Some(1),
             _ => None,
@@ -247,7 +249,11 @@ mod tests {
 
     #[tokio::test]
     async fn rate_limited_answers_carry_retry_after() {
-        let r = ApiError::TooManyRequests { retry_after: 7 }.into_response();
+        let r = ApiError::TooManyRequests {
+            retry_after: 7,
+            detail: "too many requests from your address".into(),
+        }
+        .into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "7");
     }

@@ -10,6 +10,7 @@ pub mod error;
 mod extract;
 mod health;
 pub mod policy;
+pub mod ratelimit;
 mod routes;
 mod state;
 mod submit;
@@ -25,6 +26,7 @@ use utoipa::OpenApi;
 
 pub use error::{ApiError, FieldProblem};
 pub use health::Health;
+pub use ratelimit::{Rate, RateLimitConfig, RateLimits};
 pub use routes::entries::{
     ConsistencyProof, ConsistencyQuery, EntryView, InclusionProof, InclusionQuery, LogInfo,
 };
@@ -62,8 +64,14 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ApiDoc;
 
 /// All API routes: the C2SP tile layout at the root (`/checkpoint`, `/tile/…`), JSON under
-/// `/api/v1`, and the OpenAPI document at `/api/openapi.json`.
+/// `/api/v1`, and the OpenAPI document at `/api/openapi.json`; with the default rate limits.
 pub fn router(state: ApiState) -> Router {
+    router_with_limits(state, &RateLimitConfig::default())
+}
+
+/// [`router`] with the given rate limits ([`RateLimitConfig::OFF`] for none).
+pub fn router_with_limits(state: ApiState, limits: &RateLimitConfig) -> Router {
+    let limits = std::sync::Arc::new(RateLimits::new(limits));
     Router::new()
         .route("/checkpoint", get(routes::log::checkpoint))
         .route("/verifier-key", get(routes::log::verifier_key))
@@ -104,6 +112,11 @@ pub fn router(state: ApiState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
+        ))
+        // Outermost: a client over its limit costs no more than this check.
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            ratelimit::limit,
         ))
         .with_state(state)
 }

@@ -1,5 +1,8 @@
 //! Submissions: a signed statement and its payload in, a receipt out.
 
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::extract::JsonBody;
+use crate::ratelimit::RateLimits;
 use crate::{ApiError, ApiState, FieldProblem};
 
 /// A signed statement as a provider, municipality or operator submits it.
@@ -40,9 +44,11 @@ fn b64(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
         (status = 200, description = "Already in the log; the body is its receipt", content_type = "application/json"),
         (status = 400, description = "Malformed request", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Refused; every problem is listed, nothing was stored", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address or in this signer's name; retry after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The ledger cannot store anything right now; retry", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn submit(
     State(s): State<ApiState>,
+    limits: Option<Extension<Arc<RateLimits>>>,
     JsonBody(sub): JsonBody<Submission>,
 ) -> Result<Response, ApiError> {
     let statement = b64("statement", &sub.statement)?;
@@ -54,6 +60,9 @@ pub(crate) async fn submit(
         .transpose()?;
     let signed = SignedStatement::from_parts(&statement, &signature)
         .map_err(|e| ApiError::BadRequest(format!("the statement does not decode: {e}")))?;
+    if let Some(Extension(limits)) = limits {
+        limits.check_actor(signed.statement().actor())?;
+    }
 
     // Stateless checks first, so a bad report never waits for the sequencer.
     if matches!(

@@ -156,11 +156,14 @@ impl Application {
         } else {
             (Ledger::open(&args.data).await?, None)
         };
-        let api = insyn_api::router(ApiState {
-            store: ledger.store.clone(),
-            log: Arc::new(ledger.signer.verifier().clone()),
-            sequencer: ledger.sequencer.clone(),
-        });
+        let api = insyn_api::router_with_limits(
+            ApiState {
+                store: ledger.store.clone(),
+                log: Arc::new(ledger.signer.verifier().clone()),
+                sequencer: ledger.sequencer.clone(),
+            },
+            &args.rate_limits.config(),
+        );
         let portal_config = insyn_portal::PortalConfig {
             public_url: args.public_url.clone(),
             ..insyn_portal::PortalConfig::default()

@@ -78,11 +78,91 @@ pub struct ServeArgs {
     /// The public URL the portal is reached at; `https://…` turns on Secure cookies and HSTS.
     #[arg(long, env = "INSYN_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub rate_limits: RateLimitArgs,
+}
+
+/// Rate limits of the API (429 with `Retry-After` beyond them). 0 turns one limit off.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RateLimitArgs {
+    /// API requests per second per client address (IPv6: per /64), sustained.
+    #[arg(long, env = "INSYN_RATE_LIMIT_ADDRESS_PER_SECOND",
+          default_value_t = insyn_api::RateLimitConfig::DEFAULT_ADDRESS_PER_SECOND)]
+    pub rate_limit_address_per_second: u32,
+
+    /// API requests per client address allowed at once.
+    #[arg(long, env = "INSYN_RATE_LIMIT_ADDRESS_BURST",
+          default_value_t = insyn_api::RateLimitConfig::DEFAULT_ADDRESS_BURST)]
+    pub rate_limit_address_burst: u32,
+
+    /// Submissions per second in the name of one signer (provider, municipality, …), sustained.
+    #[arg(long, env = "INSYN_RATE_LIMIT_ACTOR_PER_SECOND",
+          default_value_t = insyn_api::RateLimitConfig::DEFAULT_ACTOR_PER_SECOND)]
+    pub rate_limit_actor_per_second: u32,
+
+    /// Submissions in the name of one signer allowed at once.
+    #[arg(long, env = "INSYN_RATE_LIMIT_ACTOR_BURST",
+          default_value_t = insyn_api::RateLimitConfig::DEFAULT_ACTOR_BURST)]
+    pub rate_limit_actor_burst: u32,
+
+    /// Turn every rate limit off (load benchmarks).
+    #[arg(long, env = "INSYN_RATE_LIMIT_OFF")]
+    pub rate_limit_off: bool,
+}
+
+impl RateLimitArgs {
+    /// The limits these flags ask for.
+    #[must_use]
+    pub fn config(&self) -> insyn_api::RateLimitConfig {
+        if self.rate_limit_off {
+            return insyn_api::RateLimitConfig::OFF;
+        }
+        insyn_api::RateLimitConfig {
+            per_address: insyn_api::Rate::new(
+                self.rate_limit_address_per_second,
+                self.rate_limit_address_burst,
+            ),
+            per_actor: insyn_api::Rate::new(
+                self.rate_limit_actor_per_second,
+                self.rate_limit_actor_burst,
+            ),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limits_come_from_flags_with_generous_defaults_and_can_be_turned_off() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            limits: RateLimitArgs,
+        }
+        let default = Cli::try_parse_from(["x"]).unwrap().limits.config();
+        assert_eq!(default, insyn_api::RateLimitConfig::default());
+        let off = Cli::try_parse_from(["x", "--rate-limit-off"]).unwrap();
+        assert_eq!(off.limits.config(), insyn_api::RateLimitConfig::OFF);
+        let some = Cli::try_parse_from([
+            "x",
+            "--rate-limit-actor-per-second",
+            "0",
+            "--rate-limit-address-per-second",
+            "5",
+            "--rate-limit-address-burst",
+            "9",
+        ])
+        .unwrap()
+        .limits
+        .config();
+        assert_eq!(some.per_actor, None);
+        assert_eq!(some.per_address, insyn_api::Rate::new(5, 9));
+    }
 
     #[test]
     fn secrets_never_print() {
