@@ -1,7 +1,7 @@
 //! The C2SP tlog-tiles read endpoints (`/checkpoint`, `/tile/…`) and the log's verifier key.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use insyn_ledger::tile::Tile;
 
@@ -51,12 +51,11 @@ pub(crate) async fn verifier_key(State(s): State<ApiState>) -> Response {
     responses((status = 200, description = "The tile's bytes", content_type = "application/octet-stream"),
               (status = 400, description = "Not a tile path"),
               (status = 404, description = "The log is not yet that large")))]
-pub(crate) async fn tile(
-    State(s): State<ApiState>,
-    Path(rest): Path<String>,
-) -> Result<Response, ApiError> {
-    let tile = Tile::parse_path(&format!("tile/{rest}"))
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+pub(crate) async fn tile(State(s): State<ApiState>, uri: Uri) -> Result<Response, ApiError> {
+    // The path as sent, not percent-decoded: a tile has exactly one URL, so `x001%2F234` is not
+    // another name for `x001/234` (caches and mirrors key tiles by their URL).
+    let raw = uri.path().strip_prefix('/').unwrap_or_default();
+    let tile = Tile::parse_path(raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let data = s
         .store
         .tile(&tile)
