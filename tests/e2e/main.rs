@@ -12,8 +12,5 @@ mod faults;
 mod harness;
 mod hostile;
 mod payloads;
-mod portal_keys;
-mod shutdown;
 mod submissions;
 mod tamper;
-mod witness_push;
