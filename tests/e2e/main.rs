@@ -14,3 +14,4 @@ mod hostile;
 mod payloads;
 mod submissions;
 mod tamper;
+mod witness_push;

@@ -33,6 +33,7 @@ pub use routes::entries::{
 pub use routes::payloads::{PayloadRead, ReadsQuery};
 pub use state::{ApiSequencer, ApiState};
 pub use submit::Submission;
+pub use witness::push::{PushError, WitnessPushConfig, WitnessTarget, spawn_witness_pushers};
 
 /// The largest request body the API accepts. A report is far smaller; the margin is for base64.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -58,10 +59,36 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         routes::entries::report_schema,
         health::healthz,
         submit::submit,
+        routes::payloads::payload,
+        routes::payloads::reads,
+        witness::add_cosignature,
+        witness::latest_cosigned,
     ),
-    components(schemas(error::Problem, error::FieldProblem, submit::Submission, health::Health))
+    components(schemas(error::Problem, error::FieldProblem, submit::Submission, health::Health)),
+    components(schemas(witness::CosignatureSubmission)),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` scheme the payload endpoints name: an API credential
+/// (`insyn admin add-credential`) in `Authorization: Bearer <token>`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API credential from `insyn admin add-credential`"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// All API routes: the C2SP tile layout at the root (`/checkpoint`, `/tile/…`), JSON under
 /// `/api/v1`, and the OpenAPI document at `/api/openapi.json`; with the default rate limits.

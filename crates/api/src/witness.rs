@@ -3,11 +3,16 @@
 //! publishes the checkpoint with every cosignature appended. Readers decide which witnesses they
 //! trust by their keys, so a cosignature from an unknown witness is harmless: it is only ever a
 //! claim that the named key signed this checkpoint, and that claim is checked here and by them.
+//!
+//! The server can also fetch cosignatures itself: [`push`] sends each new checkpoint to the
+//! witnesses it is configured with (C2SP tlog-witness) and stores what they return.
+
+pub(crate) mod push;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use insyn_ledger::note::CosignerVerifier;
+use insyn_ledger::note::{CosignerVerifier, LogVerifier};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -38,25 +43,53 @@ pub(crate) async fn add_cosignature(
 ) -> Result<StatusCode, ApiError> {
     let witness = CosignerVerifier::from_verifier_key(&sub.witness_key)
         .map_err(|e| ApiError::BadRequest(format!("witness_key: {e}")))?;
-    let line = sub.cosignature.trim_end_matches('\n');
+    let created = accept_cosignature(
+        &s.store,
+        &s.log,
+        &witness,
+        sub.checkpoint_size,
+        &sub.cosignature,
+    )
+    .await?;
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    })
+}
+
+/// Checks one cosignature line of `witness` over the published checkpoint of `checkpoint_size`
+/// and stores it: the one way a cosignature reaches the store, whether a witness posts it
+/// (`POST /api/v1/cosignatures`) or the server fetched it by pushing its checkpoint
+/// ([`push`]). Returns whether it is new (`false`: the same line was stored before).
+///
+/// # Errors
+/// [`ApiError::BadRequest`] for anything but one signature line of the witness,
+/// [`ApiError::NotFound`] for an unknown checkpoint, [`ApiError::Invalid`] when it does not
+/// verify, [`ApiError::Conflict`] when the witness cosigned this checkpoint differently before,
+/// database errors otherwise.
+pub(crate) async fn accept_cosignature(
+    store: &insyn_store::Store,
+    log: &LogVerifier,
+    witness: &CosignerVerifier,
+    checkpoint_size: u64,
+    cosignature: &str,
+) -> Result<bool, ApiError> {
+    let line = cosignature.trim_end_matches('\n');
     if line.contains('\n') || !line.starts_with(&format!("\u{2014} {} ", witness.name())) {
         return Err(ApiError::BadRequest(
             "cosignature must be one signature line of the named witness".into(),
         ));
     }
     let line = format!("{line}\n");
-    let cp = s
-        .store
-        .checkpoint(sub.checkpoint_size)
+    let cp = store
+        .checkpoint(checkpoint_size)
         .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no checkpoint of size {}", sub.checkpoint_size))
-        })?;
+        .ok_or_else(|| ApiError::NotFound(format!("no checkpoint of size {checkpoint_size}")))?;
     let mut note = cp.note.into_bytes();
     note.extend_from_slice(line.as_bytes());
-    let verified = s
-        .log
-        .verify_cosigned_checkpoint(&note, std::slice::from_ref(&witness))
+    let verified = log
+        .verify_cosigned_checkpoint(&note, std::slice::from_ref(witness))
         .ok()
         .is_some_and(|v| v.cosignatures.iter().any(|c| c.name == witness.name()));
     if !verified {
@@ -66,13 +99,11 @@ pub(crate) async fn add_cosignature(
             problems: Vec::new(),
         });
     }
-    match s
-        .store
-        .add_cosignature(witness.name(), sub.checkpoint_size, &line)
+    match store
+        .add_cosignature(witness.name(), checkpoint_size, &line)
         .await
     {
-        Ok(true) => Ok(StatusCode::CREATED),
-        Ok(false) => Ok(StatusCode::OK),
+        Ok(created) => Ok(created),
         Err(insyn_store::StoreError::InvalidInput(msg)) => Err(ApiError::Conflict(msg)),
         Err(e) => Err(e.into()),
     }

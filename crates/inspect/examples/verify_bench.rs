@@ -210,6 +210,7 @@ fn bare(n: u64) {
         })
         .collect();
     let pks: Vec<_> = keys.iter().map(SigningKey::public_key).collect();
+    let cpu0 = cpu_seconds();
     let t = Instant::now();
     let mut bad = 0;
     for chunk in signed.chunks(4096) {
@@ -224,16 +225,35 @@ fn bare(n: u64) {
         bad += verify_many(&items).iter().filter(|r| r.is_err()).count();
     }
     let par = t.elapsed().as_secs_f64();
+    let cpu1 = cpu_seconds();
     assert_eq!(bad, 0);
     let t = Instant::now();
     for (who, m, s) in &signed {
         verify(&pks[*who], m, s).unwrap();
     }
     let one = t.elapsed().as_secs_f64();
+    let cpu2 = cpu_seconds();
     println!(
-        "bare strict verification of {n} signatures: {par:.2}s on {} threads (verify_many), {one:.2}s on one thread",
-        rayon::current_num_threads()
+        "bare strict verification of {n} signatures: {par:.2}s on {} threads (verify_many, {:.2}s CPU), {one:.2}s on one thread ({:.2}s CPU)",
+        rayon::current_num_threads(),
+        cpu1 - cpu0,
+        cpu2 - cpu1
     );
+}
+
+/// CPU time (user + system) this process has used so far, from `/proc/self/stat` (Linux; 0
+/// elsewhere), so that figures on a shared machine can be compared by work as well as by wall time.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11..13).map_or(0.0, |v| {
+        v.iter().filter_map(|x| x.parse::<f64>().ok()).sum()
+    });
+    ticks / 100.0
 }
 
 async fn serve(path: &str, addr: &str) {

@@ -142,6 +142,7 @@ pub struct Application {
     router: axum::Router,
     ledger: Ledger,
     demo: Option<crate::demo::DemoSummary>,
+    witness_pushers: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -177,11 +178,20 @@ impl Application {
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
+        // Background tasks that get each new checkpoint cosigned by the configured witnesses.
+        let witness_pushers = insyn_api::spawn_witness_pushers(
+            &ledger.store,
+            &Arc::new(ledger.signer.verifier().clone()),
+            &args.witness,
+            &insyn_api::WitnessPushConfig::default(),
+        )
+        .context("cannot start pushing checkpoints to witnesses")?;
         Ok(Self {
             listener,
             router,
             ledger,
             demo,
+            witness_pushers,
         })
     }
 
@@ -215,6 +225,7 @@ impl Application {
             listener,
             router,
             ledger,
+            witness_pushers,
             ..
         } = self;
         axum::serve(
@@ -224,6 +235,9 @@ impl Application {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the server failed")?;
+        for task in witness_pushers {
+            task.abort();
+        }
         // Dropping our handle lets the sequencer finish its queue and stop.
         let Ledger {
             sequencer,
