@@ -54,6 +54,15 @@ pub enum AdminCommand {
         #[arg(long)]
         public_key: String,
     },
+    /// Create the key the portal signs a municipality's reviews with: writes
+    /// `<data-dir>/portal-keys/<code>.key` (mode 0600, never overwritten) and registers its public
+    /// key for the municipality in the ledger, signed by the operator (registering the
+    /// municipality first if needed). Restart `insyn serve` to load it.
+    AddPortalKey {
+        /// SCB municipality code, e.g. 0180.
+        #[arg(long)]
+        municipality: String,
+    },
     /// Print the log's origin and verifier key.
     Identity,
     /// Create an API credential for reading payloads; the token is printed once, only its hash is
@@ -152,6 +161,30 @@ async fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
             } else {
                 anyhow::bail!("there is no unrevoked credential {id}")
             }
+        }
+        AdminCommand::AddPortalKey { municipality } => {
+            let municipality: insyn_ledger::id::MunicipalityCode = municipality.parse()?;
+            let path = crate::ops::portal_key_path(&data.data_dir, municipality);
+            if path.exists() {
+                anyhow::bail!(
+                    "{} already exists; refusing to overwrite the portal's key",
+                    path.display()
+                );
+            }
+            let ledger = Ledger::open(data).await?;
+            let added = crate::ops::add_portal_key(&ledger, &data.data_dir, municipality).await?;
+            for r in &added.receipts {
+                println!("entry {} integrated", r.index);
+            }
+            println!(
+                "portal key for {} {}: {} (key {})",
+                municipality.code(),
+                municipality.name(),
+                added.path.display(),
+                added.key_id
+            );
+            println!("restart `insyn serve` so that the portal signs reviews with it");
+            Ok(())
         }
         AdminCommand::AddMunicipality { code, public_key } => {
             let municipality: insyn_ledger::id::MunicipalityCode = code.parse()?;
