@@ -142,6 +142,7 @@ pub struct Application {
     router: axum::Router,
     ledger: Ledger,
     demo: Option<crate::demo::DemoSummary>,
+    shutdown_grace: std::time::Duration,
     witness_pushers: Vec<JoinHandle<()>>,
 }
 
@@ -187,6 +188,7 @@ impl Application {
         )
         .context("cannot start pushing checkpoints to witnesses")?;
         Ok(Self {
+            shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace_secs),
             listener,
             router,
             ledger,
@@ -216,25 +218,44 @@ impl Application {
     }
 
     /// Serves until SIGTERM or Ctrl-C, then stops accepting connections, lets requests in flight
-    /// finish, and lets the sequencer integrate what it has already queued before returning.
+    /// finish (for at most the shutdown grace period), and lets the sequencer integrate what it has
+    /// already queued before returning.
     ///
     /// # Errors
     /// When serving fails.
     pub async fn run_until_stopped(self) -> Result<()> {
         let Self {
+            shutdown_grace,
             listener,
             router,
             ledger,
             witness_pushers,
             ..
         } = self;
-        axum::serve(
+        // After the signal, requests in flight get `shutdown_grace` to finish; a client that
+        // never completes its request cannot keep the server from stopping.
+        let (signalled, signal) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server failed")?;
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = signalled.send(());
+        });
+        let deadline = async move {
+            if signal.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(shutdown_grace).await;
+        };
+        tokio::select! {
+            served = serve.into_future() => served.context("the server failed")?,
+            () = deadline => tracing::warn!(
+                ?shutdown_grace,
+                "requests were still open after the shutdown grace period; closing them"
+            ),
+        }
         for task in witness_pushers {
             task.abort();
         }
@@ -246,8 +267,14 @@ impl Application {
             ..
         } = ledger;
         drop(sequencer);
-        if let Err(e) = sequencer_task.await {
-            bail!("the sequencer stopped abnormally: {e}");
+        // Connections that outlived the grace period still hold handles; do not wait for them.
+        match tokio::time::timeout(shutdown_grace, sequencer_task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => bail!("the sequencer stopped abnormally: {e}"),
+            Err(_) => {
+                tracing::warn!("stopping without the sequencer: connections still hold it");
+                return Ok(());
+            }
         }
         store.close().await.context("closing the database")?;
         Ok(())

@@ -83,6 +83,11 @@ pub struct ServeArgs {
     #[allow(missing_docs)]
     pub rate_limits: RateLimitArgs,
 
+    /// Seconds that requests in flight get to finish after SIGTERM or Ctrl-C before their
+    /// connections are closed (anything the sequencer already queued is integrated regardless).
+    #[arg(long, env = "INSYN_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+
     /// A witness to push each new checkpoint to, as `'URL VKEY'`: its base URL (the server posts
     /// to `URL/add-checkpoint`, C2SP tlog-witness) and its cosigner verifier key. The returned
     /// cosignatures are checked, stored and published. Repeatable; `INSYN_WITNESS` holds one or
