@@ -12,6 +12,7 @@ mod faults;
 mod harness;
 mod hostile;
 mod payloads;
+mod ratelimit;
 mod shutdown;
 mod portal_keys;
 mod submissions;
