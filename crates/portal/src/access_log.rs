@@ -56,6 +56,8 @@ struct ReadRow {
     review: Option<i64>,
     /// The provider page to link to (organisation number digits).
     provider: Option<String>,
+    /// A note that other entries sign the same contents, when they do.
+    also_in: Option<String>,
     payload: String,
 }
 
@@ -252,6 +254,14 @@ async fn rows(
             provider: match link {
                 Link::Provider(p) => Some(p),
                 _ => None,
+            },
+            also_in: match r.also_in {
+                0 => None,
+                n => Some(ui.translate_with(
+                    lang,
+                    "access_log.also_in",
+                    &[("count", format::number(int(n), lang))],
+                )?),
             },
             payload: hex::encode(r.read.payload),
         });
@@ -460,7 +470,10 @@ pub(crate) async fn access_log_csv(
                 Cell::from(r.reference),
                 Cell::from(r.role),
                 Cell::from(r.municipality.unwrap_or_default()),
-                Cell::from(r.what),
+                Cell::from(match &r.also_in {
+                    Some(note) => format!("{} {note}", r.what),
+                    None => r.what.clone(),
+                }),
                 Cell::from(r.payload),
             ]);
         }

@@ -16,12 +16,13 @@ use time::{Date, OffsetDateTime, Time};
 use insyn_domain::access;
 
 use crate::chart::{Chart, ChartKind, Series, Unit};
+use crate::csv::{Cell, Csv};
 use crate::error::Error;
 use crate::format;
 use crate::pages::render;
 use crate::session::LoggedIn;
 use crate::state::PortalState;
-use crate::verification::{Outcome, Run, Starter};
+use crate::verification::{FINDINGS_SHOWN, Outcome, Run, Starter};
 
 /// Days shown in the size chart.
 const DAYS: i64 = 30;
@@ -168,6 +169,8 @@ pub(crate) struct RunView {
     /// Message key of why it could not run.
     reason: Option<String>,
     findings: Vec<FindingRow>,
+    /// Whether the CSV holds more findings than the page shows.
+    findings_more: bool,
 }
 
 fn int(v: u64) -> i64 {
@@ -205,6 +208,7 @@ pub(crate) fn run_view(run: &Run) -> RunView {
         elapsed_seconds: None,
         reason: None,
         findings: Vec::new(),
+        findings_more: false,
     };
     match finished.map(|(_, o)| o) {
         None => {}
@@ -232,8 +236,10 @@ pub(crate) fn run_view(run: &Run) -> RunView {
             view.root = Some(root);
             view.count = Some(int(count));
             view.first_bad = first_bad.map(int);
+            view.findings_more = findings.len() > FINDINGS_SHOWN;
             view.findings = findings
                 .into_iter()
+                .take(FINDINGS_SHOWN)
                 .map(|f| FindingRow {
                     index: f.index.map(int),
                     what: format!("verification.finding.{}", f.kind),
@@ -344,6 +350,38 @@ pub(crate) async fn verification_status(
         "text": text,
     }))
     .into_response())
+}
+
+/// `GET /ledger/verification/findings.csv`: every finding of the latest finished run that the
+/// engine kept, with the plain-language explanation and the engine's own words.
+pub(crate) async fn verification_findings_csv(
+    State(state): State<PortalState>,
+    LoggedIn { user, ctx }: LoggedIn,
+) -> Result<Response, Error> {
+    require_verifier(&user)?;
+    let t = |key: &str| state.ui().translate(ctx.lang, key);
+    let mut csv = Csv::new([
+        t("verification.finding_entry")?,
+        t("verification.finding_what")?,
+        t("verification.finding_detail")?,
+    ]);
+    let findings = match state
+        .verifications()
+        .latest()
+        .and_then(|r| r.finished())
+        .map(|(_, o)| o)
+    {
+        Some(Outcome::Problems { findings, .. }) => findings,
+        _ => Vec::new(),
+    };
+    for f in findings {
+        csv.row([
+            f.index.map_or(Cell::from(""), |i| Cell::from(int(i))),
+            Cell::from(t(&format!("verification.finding.{}", f.kind))?),
+            Cell::from(f.detail),
+        ]);
+    }
+    Ok(csv.into_download("insyn-verifiering.csv"))
 }
 
 #[cfg(test)]

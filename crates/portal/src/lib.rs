@@ -169,6 +169,11 @@ pub const ROUTES: &[RouteInfo] = &[
     },
     RouteInfo {
         method: "GET",
+        path: "/ledger/verification/findings.csv",
+        audience: Audience::LedgerVerifiers,
+    },
+    RouteInfo {
+        method: "GET",
         path: "/access-log",
         audience: Audience::AccessLogReaders,
     },
@@ -239,6 +244,10 @@ pub fn router(state: PortalState) -> Router {
         )
         .route("/access-log", get(access_log::access_log))
         .route("/access-log.csv", get(access_log::access_log_csv))
+        .route(
+            "/ledger/verification/findings.csv",
+            get(ledger_page::verification_findings_csv),
+        )
         .route("/overview", get(data::overview::overview))
         .route("/overview.csv", get(data::overview::overview_csv))
         .route("/providers/{org}", get(data::provider::provider_page))

@@ -22,8 +22,9 @@ use insyn_store::Store;
 /// Entry bundles fetched ahead of the one being checked (a store is close, so few are enough).
 pub(crate) const PREFETCH: usize = 4;
 
-/// Findings kept for the page (the count of all is kept too).
-const FINDINGS_SHOWN: usize = 20;
+/// Findings shown on the page; the CSV has every one the engine kept (up to
+/// `insyn_inspect::verify::MAX_FINDINGS`), and the count of all is kept too.
+pub(crate) const FINDINGS_SHOWN: usize = 20;
 
 /// How far a run has come, updated by the source as the engine reads.
 #[derive(Debug, Default)]
@@ -140,7 +141,7 @@ pub(crate) enum Outcome {
         count: u64,
         /// The first bad entry, if a finding names one.
         first_bad: Option<u64>,
-        /// The first findings, by entry.
+        /// The findings the engine kept, by entry.
         findings: Vec<FindingView>,
     },
     /// The verification could not run (message key suffix: `checkpoint`, `no_log`, `internal`).
@@ -314,7 +315,6 @@ async fn verify_store(store: Store, progress: Arc<Progress>) -> Outcome {
             findings: report
                 .findings
                 .iter()
-                .take(FINDINGS_SHOWN)
                 .map(|f| FindingView {
                     index: f.index,
                     kind: finding_kind(&f.message),

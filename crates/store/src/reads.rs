@@ -112,6 +112,10 @@ pub struct ReadLogRecord {
     pub entry: Option<StoredEntry>,
     /// That entry's row in the report index, when it is a report or a correction.
     pub report: Option<ReportRecord>,
+    /// How many other entries sign the same payload: payloads are addressed by their hash, so
+    /// identical bytes (a common review comment, say) are one payload, and the read cannot
+    /// tell which of those entries the reader was looking at.
+    pub also_in: u64,
 }
 
 /// Keyset pagination over leaf indices (or audit ids): rows with index `> after`, at most `limit`
@@ -760,6 +764,7 @@ impl Store {
         hashes.dedup();
         let mut entry_of: std::collections::HashMap<[u8; 32], StoredEntry> =
             std::collections::HashMap::new();
+        let mut others: std::collections::HashMap<[u8; 32], u64> = std::collections::HashMap::new();
         for row in entries::Entity::find()
             .filter(entries::Column::PayloadHash.is_in(hashes))
             .order_by_asc(entries::Column::Idx)
@@ -771,6 +776,8 @@ impl Store {
             };
             if let std::collections::hash_map::Entry::Vacant(slot) = entry_of.entry(sha) {
                 slot.insert(stored_entry(row)?);
+            } else {
+                *others.entry(sha).or_default() += 1;
             }
         }
         let mut indices: Vec<i64> = entry_of
@@ -797,10 +804,12 @@ impl Store {
                 let report = entry
                     .as_ref()
                     .and_then(|e| report_of.get(&e.index).cloned());
+                let also_in = others.get(&read.payload).copied().unwrap_or(0);
                 ReadLogRecord {
                     read,
                     entry,
                     report,
+                    also_in,
                 }
             })
             .collect())

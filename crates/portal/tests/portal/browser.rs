@@ -428,7 +428,8 @@ async fn main_pages_work_and_pass_axe_in_chromium() {
 
 /// The data pages over the demo ledger: an auditor opens the overview, a provider and a report,
 /// sees it verified, accepts it and sees the decision (and its ledger entry); an auditor of
-/// another municipality is refused; every data page passes axe.
+/// another municipality is refused; an inspector verifies the whole ledger and reads the access
+/// log; every data page passes axe.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_pages_review_flow_and_axe_in_chromium() {
     if on_path("chromium").is_none() || on_path("chromedriver").is_none() {
@@ -528,6 +529,45 @@ async fn data_pages_review_flow_and_axe_in_chromium() {
     s.open(&format!("/reports/{report}")).await;
     s.wait_text("h1", "Du har inte behörighet").await;
     s.check("24-report-forbidden", &mut problems).await;
+    s.logout().await;
+
+    // The inspector verifies the whole ledger and reads the access log, which shows Anna's
+    // reads and her review comment.
+    s.login("ivar").await;
+    s.wait_text("h1", "Välkommen").await;
+    s.open("/ledger/verification").await;
+    s.wait_text("main", "Ingen kontroll har gjorts").await;
+    s.check("25-verification-none", &mut problems).await;
+    s.open("/ledger").await;
+    s.wait_text("h1", "Liggaren").await;
+    s.check("26-ledger-with-data", &mut problems).await;
+    s.client
+        .find(Locator::Css("form[action='/ledger/verify'] button[type=submit]"))
+        .await
+        .expect("verify button")
+        .click()
+        .await
+        .expect("start the verification");
+    // The status page (updated by its script, or showing the result at once).
+    let mut verified = false;
+    for _ in 0..1200 {
+        if let Ok(main) = s.client.find(Locator::Css("main")).await
+            && let Ok(text) = main.text().await
+            && text.contains("Liggaren är verifierad.")
+        {
+            verified = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(verified, "the verification did not finish in two minutes");
+    s.check("27-verification-verified", &mut problems).await;
+    s.open("/access-log").await;
+    s.wait_text("h1", "Åtkomstlogg").await;
+    let table = s.wait_text("#reads-caption", "Läsningar").await;
+    assert!(!table.is_empty());
+    s.wait_text("main", "Anna Granskare (anna)").await;
+    s.check("28-access-log", &mut problems).await;
 
     s.client.close().await.expect("close browser");
     server.abort();

@@ -212,6 +212,29 @@ async fn a_tampered_entry_is_named_as_the_first_bad_one() {
         page.body
             .contains(&format!("<th scope=\"row\">{victim}</th>"))
     );
+    let csv = ivar.get("/ledger/verification/findings.csv").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(
+        csv.body
+            .starts_with("\u{feff}Post;Vad som är fel;Teknisk beskrivning (på engelska)\r\n"),
+        "{}",
+        csv.body
+    );
+    assert!(
+        csv.body.contains(&format!(
+            "\r\n{victim};Posten är inte den som trädet binder: den har ändrats eller bytts ut.;"
+        )),
+        "{}",
+        csv.body
+    );
+    for user in ["anna", "ada"] {
+        let mut c = demo.portal.logged_in(user).await;
+        assert_eq!(
+            c.get("/ledger/verification/findings.csv").await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
 }
 
 /// Snapshot of the status page with a result (the elapsed time is redacted).
