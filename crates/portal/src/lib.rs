@@ -60,7 +60,7 @@ mod verification;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 
 pub use config::{Clock, PortalConfig, ThrottleConfig};
 pub use data::{PortalKeys, PortalKeysError};
@@ -105,7 +105,7 @@ pub struct RouteInfo {
 }
 
 /// Every route [`router`] serves, for the authorization matrix test. A new page adds its
-/// route here and in [`router`].
+/// route here, in [`router`] and in the expected statuses of `tests/authz_matrix.rs`.
 pub const ROUTES: &[RouteInfo] = &[
     RouteInfo {
         method: "GET",
@@ -227,7 +227,65 @@ pub const ROUTES: &[RouteInfo] = &[
 /// The portal's routes, for mounting at `/` beside the API (which owns `/api/…`,
 /// `/checkpoint` and `/tile/…`).
 pub fn router(state: PortalState) -> Router {
-    let pages = Router::new()
+    let page_router =
+        page_routes()
+            .router
+            .fallback(pages::not_found)
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                session::layer,
+            ));
+    // Static files need no session (and no database round trip).
+    static_routes()
+        .router
+        .merge(page_router)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
+        ))
+        .with_state(state)
+}
+
+/// The path pattern of every route [`router`] serves (`/reports/{index}`, …), as registered.
+/// The authorization matrix test checks each against [`ROUTES`] and its own table, so a route
+/// added to the router without them fails that test.
+#[must_use]
+pub fn route_patterns() -> Vec<&'static str> {
+    let mut patterns = static_routes().patterns;
+    patterns.extend(page_routes().patterns);
+    patterns
+}
+
+/// A router that remembers the path patterns it was given. Every route goes through it, so
+/// [`route_patterns`] cannot miss one.
+struct Routes {
+    router: Router<PortalState>,
+    patterns: Vec<&'static str>,
+}
+
+impl Routes {
+    fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            patterns: Vec::new(),
+        }
+    }
+
+    fn route(mut self, path: &'static str, handler: MethodRouter<PortalState>) -> Self {
+        self.router = self.router.route(path, handler);
+        self.patterns.push(path);
+        self
+    }
+}
+
+/// Static files: no session layer.
+fn static_routes() -> Routes {
+    Routes::new().route("/static/{name}", get(assets::serve))
+}
+
+/// The pages, behind the session and CSRF layer.
+fn page_routes() -> Routes {
+    Routes::new()
         .route("/", get(pages::landing))
         .route("/login", get(pages::login_form).post(pages::login_submit))
         .route("/logout", post(pages::logout))
@@ -258,18 +316,4 @@ pub fn router(state: PortalState) -> Router {
         .route("/reports/{index}", get(data::report::report_page))
         .route("/reports/{index}/fields.csv", get(data::report::report_csv))
         .route("/reports/{index}/review", post(data::report::review))
-        .fallback(pages::not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            session::layer,
-        ));
-    // Static files need no session (and no database round trip).
-    Router::new()
-        .route("/static/{name}", get(assets::serve))
-        .merge(pages)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            security::headers,
-        ))
-        .with_state(state)
 }
