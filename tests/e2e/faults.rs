@@ -118,6 +118,9 @@ fn am_root() -> bool {
 struct Cluster {
     dir: PathBuf,
     port: String,
+    /// The cluster's `postgres` database, for administration.
+    admin: String,
+    /// A database for the server.
     url: String,
 }
 
@@ -154,6 +157,7 @@ impl Cluster {
         Self {
             dir: dir.to_owned(),
             port,
+            admin,
             url,
         }
     }
@@ -346,17 +350,70 @@ fn fill(filler: &Path) -> u64 {
 async fn a_full_disk_answers_503_stores_nothing_and_it_recovers_by_itself() {
     let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("small-disk");
-    let tmpfs = match Tmpfs::mount(&mnt, "24m") {
-        Ok(t) => t,
+    let Some(tmpfs) = small_disk(&mnt) else {
+        return;
+    };
+    // SQLite's database and WAL on the small disk.
+    disk_full(&mnt, &mnt.join("data"), &Db::Sqlite).await;
+    drop(tmpfs);
+}
+
+#[tokio::test]
+async fn a_full_tablespace_answers_503_stores_nothing_and_postgres_recovers_by_itself() {
+    if !postgres_available("faults_postgres_disk_full") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small-disk");
+    let Some(tmpfs) = small_disk(&mnt) else {
+        return;
+    };
+    // The database's tables on the small disk (a tablespace), its WAL on the big one: a data
+    // volume that fills up, the way a PostgreSQL server most often runs out of space without
+    // stopping.
+    let cluster = Cluster::start(&tmp.path().join("pg"));
+    if am_root() {
+        let ok = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&mnt)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    for sql in [
+        format!("CREATE TABLESPACE small LOCATION '{}'", mnt.display()),
+        "CREATE DATABASE onsmall TABLESPACE small".to_owned(),
+    ] {
+        let ok = Command::new("psql")
+            .args([&cluster.admin, "-q", "-c", &sql])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "{sql}");
+    }
+    let db = Db::Postgres(cluster.admin.replace("/postgres", "/onsmall"));
+    disk_full(&mnt, &tmp.path().join("data"), &db).await;
+    drop(cluster);
+    drop(tmpfs);
+}
+
+/// Mounts a small tmpfs at `mnt`, or says loudly why the test cannot run.
+fn small_disk(mnt: &Path) -> Option<Tmpfs> {
+    match Tmpfs::mount(mnt, "24m") {
+        Ok(t) => Some(t),
         Err(why) => {
             eprintln!(
                 "!!! disk-full test SKIPPED: cannot mount a small tmpfs here ({why}); it needs root \
                  with CAP_SYS_ADMIN (see docs/RELIABILITY.md)"
             );
-            return;
+            None
         }
-    };
-    let server = Server::start_in(&mnt.join("data"), &Db::Sqlite, &[]);
+    }
+}
+
+/// Fills the file system at `mnt` under a server on `db` (data directory `data_dir`): 503 and
+/// nothing stored while it is full, recovery by itself once space is freed, a whole log after.
+async fn disk_full(mnt: &Path, data_dir: &Path, db: &Db) {
+    let server = Server::start_in(data_dir, db, &[]);
     let log = verifier_of(&server);
     let c = Client::attach(server, log);
     let w = World::register(&c).await;
@@ -367,7 +424,7 @@ async fn a_full_disk_answers_503_stores_nothing_and_it_recovers_by_itself() {
 
     let filler = mnt.join("filler");
     let filled = fill(&filler);
-    eprintln!("disk full: {filled} bytes of filler written");
+    eprintln!("disk full ({db:?}): {filled} bytes of filler written");
     // SQLite may still have room in pages and WAL frames it already owns; submit until the
     // disk really refuses.
     let mut stored = 0u64;
@@ -441,10 +498,9 @@ async fn a_full_disk_answers_503_stores_nothing_and_it_recovers_by_itself() {
     // And after a crash the log is whole.
     let mut c = c;
     c.server.kill();
-    let server = Server::start_in(&mnt.join("data"), &Db::Sqlite, &[]);
+    let server = Server::start_in(data_dir, db, &[]);
     eprintln!("disk freed: checking the log after SIGKILL and restart");
     check_log(&server.url, &c, &seen, before + stored + 1).await;
     drop(server);
     drop(c);
-    drop(tmpfs);
 }
