@@ -389,6 +389,59 @@ mod tests {
     use super::*;
     use time::macros::date;
 
+    /// The running state of the status page (an integration test rarely catches a run in it):
+    /// a labelled progress bar, a status region, the update link, the script, and a refresh
+    /// only when asked for.
+    #[test]
+    fn the_running_page_shows_progress_and_refreshes_only_on_request() {
+        let ui = crate::render::Ui::embedded().expect("templates");
+        let run = Run::running_for_test(5000, 10 * 256);
+        let view = run_view(&run);
+        assert!(view.running);
+        assert_eq!(view.checked, 6 * 256);
+        assert_eq!(view.percent, 30);
+        let render = |auto: bool| {
+            ui.render(
+                "verification.html",
+                context! {
+                    lang => "sv",
+                    csrf_token => "token",
+                    path => "/ledger/verification",
+                    css_url => "/static/portal.css",
+                    favicon_url => "/static/favicon.svg",
+                    languages => Vec::<String>::new(),
+                    verification => run_view(&run),
+                    auto_refresh => auto,
+                    script_url => Value::from_safe_string("/static/verification.js".into()),
+                },
+            )
+            .expect("render")
+        };
+        let html = render(false);
+        assert!(
+            html.contains("<label for=\"verification-progress\">Förlopp</label>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("max=\"5000\" value=\"1536\">30 %</progress>"),
+            "{html}"
+        );
+        assert!(html.contains(
+            "<p id=\"verification-progress-text\" role=\"status\">Minst 1\u{a0}536 av 5\u{a0}000 poster kontrollerade (30 %).</p>"
+        ), "{html}");
+        assert!(
+            html.contains("<script src=\"/static/verification.js\" defer></script>"),
+            "{html}"
+        );
+        assert!(!html.contains("http-equiv=\"refresh\""));
+        assert!(html.contains("href=\"/ledger/verification?auto=1\""));
+        let html = render(true);
+        assert!(html.contains(
+            "<meta http-equiv=\"refresh\" content=\"5; url=/ledger/verification?auto=1\">"
+        ));
+        assert!(html.contains("Sluta uppdatera automatiskt"));
+    }
+
     #[test]
     fn local_midnight_follows_summer_time() {
         // Winter: midnight in Stockholm is 23:00 UTC the day before.

@@ -181,6 +181,27 @@ impl Run {
     }
 }
 
+#[cfg(test)]
+impl Run {
+    /// A run that has read its checkpoint of `total` entries and asked for entries up to
+    /// `requested_end`, still running.
+    pub(crate) fn running_for_test(total: u64, requested_end: u64) -> Self {
+        let progress = Progress::new();
+        progress.total.store(total, Ordering::Relaxed);
+        progress
+            .requested_end
+            .store(requested_end, Ordering::Relaxed);
+        Run {
+            id: 7,
+            started_by: "account:3".into(),
+            started_by_name: "Ivar Inspektör (ivar)".into(),
+            started_at_ms: 1_773_532_800_000,
+            progress: Arc::new(progress),
+            finished: Mutex::new(None),
+        }
+    }
+}
+
 /// The portal's verifications: at most one running, the latest kept.
 #[derive(Debug, Default)]
 pub(crate) struct Verifications {
@@ -351,6 +372,43 @@ mod tests {
         assert_eq!(p.checked(), 6 * 256);
         p.requested_end.store(5000, Ordering::Relaxed);
         assert_eq!(p.checked(), 5000 - 4 * 256);
+    }
+
+    #[tokio::test]
+    async fn a_second_start_shows_the_running_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::connect(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("x.db").display()
+        ))
+        .await
+        .expect("store");
+        let v = Verifications::default();
+        let running = Arc::new(Run::running_for_test(10, 0));
+        *v.latest.lock().expect("lock") = Some(Arc::clone(&running));
+        let starter = || Starter {
+            reference: "account:9".into(),
+            name: "Other".into(),
+            now_ms: 0,
+        };
+        let (run, started) = v.start(&store, starter(), || 0);
+        assert!(!started);
+        assert!(Arc::ptr_eq(&run, &running));
+        // Once it has finished, a new one starts (over an empty store it cannot run).
+        *running.finished.lock().expect("lock") = Some((1, Outcome::NotRun { reason: "no_log" }));
+        let (run, started) = v.start(&store, starter(), || 2);
+        assert!(started);
+        assert_eq!(run.started_by, "account:9");
+        for _ in 0..200 {
+            if run.finished().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            run.finished(),
+            Some((2, Outcome::NotRun { reason: "no_log" }))
+        );
     }
 
     #[test]
