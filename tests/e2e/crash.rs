@@ -170,7 +170,7 @@ impl Seen {
 
 /// The outcome of one submission attempt.
 enum Attempt {
-    Receipt { status: u16, receipt: Receipt },
+    Receipt { status: u16, receipt: Box<Receipt> },
     Failed(u16),
 }
 
@@ -189,11 +189,14 @@ async fn attempt(http: &reqwest::Client, url: &str, item: &Item) -> Attempt {
         return Attempt::Failed(0);
     };
     match status {
-        200 | 201 => Attempt::Receipt {
-            status,
-            receipt: Receipt::from_json(&text)
-                .unwrap_or_else(|e| panic!("a {status} answer that is no receipt ({e}): {text}")),
-        },
+        200 | 201 => {
+            Attempt::Receipt {
+                status,
+                receipt: Box::new(Receipt::from_json(&text).unwrap_or_else(|e| {
+                    panic!("a {status} answer that is no receipt ({e}): {text}")
+                })),
+            }
+        }
         // A crash or a fault: the submission's fate is unknown; it is tried again later.
         0 | 502 | 503 => Attempt::Failed(status),
         _ => panic!("submission {} refused with {status}: {text}", item.id),

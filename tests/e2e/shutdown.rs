@@ -13,6 +13,9 @@ use crate::crash::{Item, Mirror, Seen, presign_reports, verifier_of};
 use crate::harness::{Db, Server, databases};
 use crate::submissions::{Client, World};
 
+/// Item id -> status (0: no answer) and, for 200/201, the receipt.
+type Outcomes = BTreeMap<usize, (u16, Option<Receipt>)>;
+
 /// How long the server may take to stop after the signal.
 const STOP_WITHIN: Duration = Duration::from_secs(30);
 
@@ -30,7 +33,7 @@ async fn stop_under_load(db: &Db, signal: &str) {
 
     let queue: Arc<Mutex<VecDeque<Item>>> = Arc::new(Mutex::new(items.iter().cloned().collect()));
     // Item id -> status (0: no answer) and, for 200/201, the receipt's index.
-    let outcomes: Arc<Mutex<BTreeMap<usize, (u16, Option<Receipt>)>>> = Arc::default();
+    let outcomes: Arc<Mutex<Outcomes>> = Arc::default();
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let (queue, outcomes, url) = (queue.clone(), outcomes.clone(), url.clone());

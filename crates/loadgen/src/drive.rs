@@ -20,6 +20,9 @@ pub(crate) struct Plan {
     pub(crate) max_time: Option<Duration>,
     pub(crate) verify_every: usize,
     pub(crate) sample: Duration,
+    /// Paced load: at most this many submissions a second in all (open loop); `None` sends as
+    /// fast as the connections allow (closed loop).
+    pub(crate) rate: Option<f64>,
 }
 
 /// One request: when it finished (µs since the load began), how long it took, its status
@@ -46,6 +49,25 @@ pub(crate) struct Outcome {
     examples: BTreeMap<u16, String>,
     /// The largest RSS sampled.
     pub(crate) rss_max_kib: u64,
+    /// One line per sampling interval.
+    pub(crate) intervals: Vec<Interval>,
+}
+
+/// What one sampling interval saw.
+#[derive(Debug, Clone)]
+pub(crate) struct Interval {
+    /// Seconds since the load began, at the end of the interval.
+    pub(crate) at: f64,
+    /// 201s per second in the interval.
+    pub(crate) rate: f64,
+    /// Answers other than 201 (and failed connections) in the interval.
+    pub(crate) errors: u64,
+    /// Latency percentiles of the requests that finished in the interval, ms.
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) max_ms: f64,
+    /// The server's RSS at the end of the interval, KiB.
+    pub(crate) rss_kib: u64,
 }
 
 struct Shared {
@@ -57,6 +79,12 @@ struct Shared {
     url: String,
     log: LogVerifier,
     verify_every: u64,
+    /// Latencies (µs) of the requests finished in the current sampling interval.
+    interval_latency: std::sync::Mutex<Vec<u64>>,
+    /// Non-201 answers so far.
+    errors: AtomicU64,
+    /// Paced load: the time between two sends, in all.
+    pace: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -132,6 +160,12 @@ pub(crate) async fn drive(
         url: server.at("/api/v1/entries"),
         log: log.clone(),
         verify_every: plan.verify_every as u64,
+        interval_latency: std::sync::Mutex::new(Vec::new()),
+        errors: AtomicU64::new(0),
+        pace: plan
+            .rate
+            .filter(|r| *r > 0.0)
+            .map(|r| Duration::from_secs_f64(1.0 / r)),
     });
     let done = Arc::new(AtomicBool::new(false));
     let sampler = tokio::spawn(sample(
@@ -161,7 +195,7 @@ pub(crate) async fn drive(
     }
     let elapsed = start.elapsed();
     done.store(true, Ordering::Relaxed);
-    let rss_max_kib = sampler.await.unwrap_or(0);
+    let (rss_max_kib, intervals) = sampler.await.unwrap_or_default();
     out.records.sort_by_key(|r| r.done_us);
     Ok(Outcome {
         records: out.records,
@@ -171,6 +205,7 @@ pub(crate) async fn drive(
         receipts_bad: out.receipts_bad,
         examples: out.examples,
         rss_max_kib,
+        intervals,
     })
 }
 
@@ -179,6 +214,11 @@ async fn worker(http: reqwest::Client, s: Arc<Shared>) -> WorkerOut {
     loop {
         let i = s.next.fetch_add(1, Ordering::Relaxed);
         let Some(body) = s.bodies.get(i) else { break };
+        if let Some(pace) = s.pace {
+            // Submission i is due at start + i × pace, whichever worker sends it.
+            let due = s.start + pace.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
+            tokio::time::sleep_until(due.into()).await;
+        }
         if s.deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
@@ -200,11 +240,18 @@ async fn worker(http: reqwest::Client, s: Arc<Shared>) -> WorkerOut {
             Err(_) => (0, Default::default()),
         };
         let t1 = Instant::now();
+        let latency_us = micros(t1.duration_since(t0));
         out.records.push(Rec {
             done_us: micros(t1.duration_since(s.start)),
-            latency_us: micros(t1.duration_since(t0)),
+            latency_us,
             status,
         });
+        if let Ok(mut l) = s.interval_latency.lock() {
+            l.push(latency_us);
+        }
+        if status != 201 {
+            s.errors.fetch_add(1, Ordering::Relaxed);
+        }
         if status == 201 {
             let k = s.created.fetch_add(1, Ordering::Relaxed);
             if k.is_multiple_of(s.verify_every) {
@@ -232,32 +279,71 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Prints progress every `every` and returns the largest RSS seen.
-async fn sample(s: Arc<Shared>, done: Arc<AtomicBool>, pid: u32, every: Duration) -> u64 {
+/// Prints progress every `every` (rate, errors, latency of the interval, RSS) and returns the
+/// largest RSS seen and every interval.
+async fn sample(
+    s: Arc<Shared>,
+    done: Arc<AtomicBool>,
+    pid: u32,
+    every: Duration,
+) -> (u64, Vec<Interval>) {
     let mut max = rss_kib(pid).unwrap_or(0);
     let mut last_count = 0u64;
+    let mut last_errors = 0u64;
     let mut last_t = Instant::now();
-    println!("  elapsed   acknowledged   rate/s (interval)   server RSS   load avg");
+    let mut intervals = Vec::new();
+    println!(
+        "  elapsed   acknowledged   rate/s (interval)   errors   p50 ms   p99 ms   max ms   server RSS   load avg"
+    );
     while !done.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(200)).await;
         if last_t.elapsed() < every && !done.load(Ordering::Relaxed) {
             continue;
         }
         let count = s.created.load(Ordering::Relaxed);
+        let errors = s.errors.load(Ordering::Relaxed);
         let now = Instant::now();
         let rate = (count - last_count) as f64 / now.duration_since(last_t).as_secs_f64();
         let rss = rss_kib(pid).unwrap_or(0);
         max = max.max(rss);
+        let mut lat = s
+            .interval_latency
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
+        lat.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            if lat.is_empty() {
+                return 0.0;
+            }
+            let i = ((p / 100.0) * (lat.len() - 1) as f64).round() as usize;
+            lat[i.min(lat.len() - 1)] as f64 / 1000.0
+        };
+        let interval = Interval {
+            at: now.duration_since(s.start).as_secs_f64(),
+            rate,
+            errors: errors - last_errors,
+            p50_ms: pct(50.0),
+            p99_ms: pct(99.0),
+            max_ms: pct(100.0),
+            rss_kib: rss,
+        };
         println!(
-            "  {:>6.1} s  {count:>12}  {rate:>18.0}  {:>8} MiB   {}",
-            now.duration_since(s.start).as_secs_f64(),
+            "  {:>6.1} s  {count:>12}  {rate:>18.0}  {:>7}  {:>7.1}  {:>7.1}  {:>7.1}  {:>8} MiB   {}",
+            interval.at,
+            interval.errors,
+            interval.p50_ms,
+            interval.p99_ms,
+            interval.max_ms,
             rss / 1024,
             loadavg()
         );
+        intervals.push(interval);
         last_count = count;
+        last_errors = errors;
         last_t = now;
     }
-    max
+    (max, intervals)
 }
 
 impl Outcome {

@@ -50,9 +50,13 @@ struct Args {
     /// Verify every k-th acknowledged receipt (and the first) against the verifier key.
     #[arg(long, default_value_t = 1000)]
     verify_every: usize,
-    /// Seconds between progress lines (rate, RSS, load average).
+    /// Seconds between progress lines (rate, errors, latency percentiles, RSS, load average).
     #[arg(long, default_value_t = 5)]
     sample_secs: u64,
+    /// Pace the load at this many submissions per second in all (open loop), as a soak test
+    /// does; without it every connection sends as fast as it gets answers.
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 #[tokio::main]
@@ -123,10 +127,14 @@ async fn run(args: Args) -> Result<()> {
             max_time: args.max_secs.map(Duration::from_secs),
             verify_every: args.verify_every.max(1),
             sample: Duration::from_secs(args.sample_secs.max(1)),
+            rate: args.rate,
         },
     )
     .await?;
     let cpu_server = cpu_seconds(Some(pid)).zip(cpu_server0).map(|(a, b)| a - b);
+    if let Some(line) = soak_summary(&result.intervals, args.warmup_secs) {
+        println!("{line}");
+    }
     let cpu_self = cpu_seconds(None).zip(cpu_self0).map(|(a, b)| a - b);
     let load_end = loadavg();
     let summary = result.summary(args.warmup_secs);
@@ -183,6 +191,39 @@ async fn run(args: Args) -> Result<()> {
     }
     println!("all checks passed");
     Ok(())
+}
+
+/// Whether latency and memory stayed flat: the first and the last third of the intervals after
+/// the warm-up, compared by their median p99 and their median RSS.
+fn soak_summary(intervals: &[drive::Interval], warmup: f64) -> Option<String> {
+    let steady: Vec<&drive::Interval> = intervals.iter().filter(|i| i.at > warmup).collect();
+    if steady.len() < 6 {
+        return None;
+    }
+    let third = steady.len() / 3;
+    let median = |xs: &mut Vec<f64>| -> f64 {
+        xs.sort_by(f64::total_cmp);
+        xs[xs.len() / 2]
+    };
+    let first = &steady[..third];
+    let last = &steady[steady.len() - third..];
+    let p99 = |part: &[&drive::Interval]| median(&mut part.iter().map(|i| i.p99_ms).collect());
+    let rss = |part: &[&drive::Interval]| {
+        median(&mut part.iter().map(|i| i.rss_kib as f64 / 1024.0).collect())
+    };
+    let rate = |part: &[&drive::Interval]| median(&mut part.iter().map(|i| i.rate).collect());
+    let errors: u64 = intervals.iter().map(|i| i.errors).sum();
+    Some(format!(
+        "soak ({} intervals after warm-up; first third vs last third, medians): rate {:.0} -> {:.0}/s, \
+         p99 {:.1} -> {:.1} ms, server RSS {:.0} -> {:.0} MiB; errors in all intervals: {errors}",
+        steady.len(),
+        rate(first),
+        rate(last),
+        p99(first),
+        p99(last),
+        rss(first),
+        rss(last),
+    ))
 }
 
 fn verdict(ok: bool) -> &'static str {
