@@ -49,19 +49,14 @@ fn store_error(e: insyn_store::StoreError) -> Error {
     Error::Internal(format!("store: {e}"))
 }
 
-/// `GET /ledger`: inspectors only.
-pub(crate) async fn ledger(
-    State(state): State<PortalState>,
-    LoggedIn { user, ctx }: LoggedIn,
-) -> Result<Response, Error> {
-    if !access::can_verify_ledger(&user.role()) {
-        return Err(Error::Forbidden);
-    }
-    let store = state.store();
-    let identity = store.log_identity().await.map_err(store_error)?;
-    let latest = store.latest_checkpoint().await.map_err(store_error)?;
-    let cosignatures: Vec<CosignatureView> = match &latest {
-        Some(c) => store
+/// The cosignatures of the checkpoint `latest`.
+async fn cosignatures_of(
+    state: &PortalState,
+    latest: Option<&insyn_store::CheckpointRecord>,
+) -> Result<Vec<CosignatureView>, Error> {
+    Ok(match latest {
+        Some(c) => state
+            .store()
             .cosignatures(c.size)
             .await
             .map_err(store_error)?
@@ -72,34 +67,105 @@ pub(crate) async fn ledger(
             })
             .collect(),
         None => Vec::new(),
-    };
+    })
+}
 
-    // The size at the last checkpoint of each of the last 30 Swedish days; a day without a new
-    // checkpoint is a gap (the size did not change, or nothing was published).
+/// The size at the last checkpoint of each of the last [`DAYS`] Swedish days, oldest first; a
+/// day without a new checkpoint is a gap (the size did not change, or nothing was published).
+/// One bounded query per day: the cost does not grow with the ledger.
+async fn size_by_day(state: &PortalState) -> Result<Vec<(Date, Option<i64>)>, Error> {
     let now = format::from_unix_ms(state.now_ms()).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let today = format::stockholm_time(now).date();
-    let mut categories = Vec::new();
-    let mut axis_labels = Vec::new();
-    let mut sizes = Vec::new();
+    let mut out = Vec::new();
     for back in (0..DAYS).rev() {
         let Some(day) = today.checked_sub(time::Duration::days(back)) else {
             continue;
         };
         let start = local_midnight(day);
         let end = day.next_day().map_or(now, local_midnight).min(now);
-        let page = store
+        let page = state
+            .store()
             .checkpoints_between(ms(start), ms(end).max(ms(start)))
             .await
             .map_err(store_error)?;
-        categories.push(format::date_iso(day));
-        axis_labels.push(format!("{}/{}", day.day(), u8::from(day.month())));
-        sizes.push(
+        out.push((
+            day,
             page.iter()
                 .map(|c| c.size)
                 .max()
                 .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-        );
+        ));
     }
+    Ok(out)
+}
+
+/// `GET /ledger/size.csv`: the size table of the ledger page (a day without a checkpoint has
+/// an empty cell).
+pub(crate) async fn size_csv(
+    State(state): State<PortalState>,
+    LoggedIn { user, ctx }: LoggedIn,
+) -> Result<Response, Error> {
+    require_verifier(&user)?;
+    let t = |key: &str| state.ui().translate(ctx.lang, key);
+    let mut csv = Csv::new([t("ledger.day")?, t("ledger.entries")?]);
+    for (day, size) in size_by_day(&state).await? {
+        csv.row([
+            Cell::from(format::date_iso(day)),
+            size.map_or(Cell::from(""), Cell::from),
+        ]);
+    }
+    Ok(csv.into_download("insyn-liggarens-storlek.csv"))
+}
+
+/// `GET /ledger/cosignatures.csv`: the latest checkpoint's cosignatures, as the ledger page
+/// lists them, with the signature lines.
+pub(crate) async fn cosignatures_csv(
+    State(state): State<PortalState>,
+    LoggedIn { user, ctx }: LoggedIn,
+) -> Result<Response, Error> {
+    require_verifier(&user)?;
+    let t = |key: &str| state.ui().translate(ctx.lang, key);
+    let mut csv = Csv::new([
+        t("ledger.witness")?,
+        t("ledger.size")?,
+        t("ledger.received")?,
+        t("ledger.cosignature_line")?,
+    ]);
+    let store = state.store();
+    if let Some(cp) = store.latest_checkpoint().await.map_err(store_error)? {
+        for c in store.cosignatures(cp.size).await.map_err(store_error)? {
+            csv.row([
+                Cell::from(c.witness),
+                Cell::from(int(c.checkpoint_size)),
+                Cell::from(
+                    format::from_unix_ms(int(c.received_at_ms))
+                        .map(format::datetime)
+                        .unwrap_or_default(),
+                ),
+                Cell::from(c.signature.trim_end().to_owned()),
+            ]);
+        }
+    }
+    Ok(csv.into_download("insyn-medsignaturer.csv"))
+}
+
+/// `GET /ledger`: inspectors only.
+pub(crate) async fn ledger(
+    State(state): State<PortalState>,
+    LoggedIn { user, ctx }: LoggedIn,
+) -> Result<Response, Error> {
+    require_verifier(&user)?;
+    let store = state.store();
+    let identity = store.log_identity().await.map_err(store_error)?;
+    let latest = store.latest_checkpoint().await.map_err(store_error)?;
+    let cosignatures = cosignatures_of(&state, latest.as_ref()).await?;
+    let days = size_by_day(&state).await?;
+    let categories = days.iter().map(|(d, _)| format::date_iso(*d)).collect();
+    let axis_labels = days
+        .iter()
+        .map(|(d, _)| format!("{}/{}", d.day(), u8::from(d.month())))
+        .collect();
+    let sizes = days.iter().map(|(_, s)| *s).collect();
     let t = |key: &str| state.ui().translate(ctx.lang, key);
     let chart = Chart {
         kind: ChartKind::Line,

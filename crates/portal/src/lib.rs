@@ -153,6 +153,16 @@ pub const ROUTES: &[RouteInfo] = &[
         audience: Audience::LedgerVerifiers,
     },
     RouteInfo {
+        method: "GET",
+        path: "/ledger/size.csv",
+        audience: Audience::LedgerVerifiers,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/ledger/cosignatures.csv",
+        audience: Audience::LedgerVerifiers,
+    },
+    RouteInfo {
         method: "POST",
         path: "/ledger/verify",
         audience: Audience::LedgerVerifiers,
@@ -294,6 +304,11 @@ fn page_routes() -> Routes {
         .route("/admin/accounts", get(pages::admin_accounts))
         .route("/admin/accounts.csv", get(pages::admin_accounts_csv))
         .route("/ledger", get(ledger_page::ledger))
+        .route("/ledger/size.csv", get(ledger_page::size_csv))
+        .route(
+            "/ledger/cosignatures.csv",
+            get(ledger_page::cosignatures_csv),
+        )
         .route("/ledger/verify", post(ledger_page::start_verification))
         .route("/ledger/verification", get(ledger_page::verification_page))
         .route(

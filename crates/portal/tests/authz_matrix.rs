@@ -89,6 +89,8 @@ const MATRIX: &[Row] = &[
     get("/admin/accounts", [303, 403, 403, 403, 200]),
     get("/admin/accounts.csv", [303, 403, 403, 403, 200]),
     get("/ledger", [303, 403, 403, 200, 403]),
+    get("/ledger/size.csv", [303, 403, 403, 200, 403]),
+    get("/ledger/cosignatures.csv", [303, 403, 403, 200, 403]),
     post("/ledger/verify", &[], [303, 403, 403, 303, 403]),
     get("/ledger/verification", [303, 403, 403, 200, 403]),
     get("/ledger/verification/status", [303, 403, 403, 200, 403]),

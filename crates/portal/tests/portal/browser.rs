@@ -542,7 +542,9 @@ async fn data_pages_review_flow_and_axe_in_chromium() {
     s.wait_text("h1", "Liggaren").await;
     s.check("26-ledger-with-data", &mut problems).await;
     s.client
-        .find(Locator::Css("form[action='/ledger/verify'] button[type=submit]"))
+        .find(Locator::Css(
+            "form[action='/ledger/verify'] button[type=submit]",
+        ))
         .await
         .expect("verify button")
         .click()

@@ -116,13 +116,43 @@ async fn inspectors_see_the_checkpoint_cosignatures_and_growth() {
             .contains("<th scope=\"row\">2026-03-14</th><td class=\"num\">–</td>")
     );
 
+    // The page's tables as CSV.
+    let csv = ivar.get("/ledger/size.csv").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(
+        csv.body.starts_with("\u{feff}Dag;Poster\r\n"),
+        "{}",
+        csv.body
+    );
+    assert!(
+        csv.body
+            .contains("\r\n2026-03-12;3\r\n2026-03-13;5\r\n2026-03-14;\r\n")
+    );
+    assert_eq!(csv.body.matches("\r\n").count(), 31, "a header and 30 days");
+    let csv = ivar.get("/ledger/cosignatures.csv").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.body
+            .starts_with("\u{feff}Vittne;Storlek;Mottagen;Medsignatur\r\nwitness.example/w1;5;"),
+        "{}",
+        csv.body
+    );
+    assert!(
+        csv.body.contains(";— witness.example/w1 AAAA\r\n"),
+        "{}",
+        csv.body
+    );
+
     for user in ["anna", "ada"] {
         let mut c = portal.logged_in(user).await;
-        assert_eq!(
-            c.get("/ledger").await.status,
-            StatusCode::FORBIDDEN,
-            "{user}"
-        );
+        for path in ["/ledger", "/ledger/size.csv", "/ledger/cosignatures.csv"] {
+            assert_eq!(
+                c.get(path).await.status,
+                StatusCode::FORBIDDEN,
+                "{user}: {path}"
+            );
+        }
     }
 }
 
