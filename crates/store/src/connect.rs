@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use insyn_migrations::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::Connection as _;
+use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -70,7 +71,8 @@ pub(crate) fn options(url: &str, backend: Backend) -> ConnectOptions {
                         // 16 MiB of page cache per connection (the default is 2 MiB), so the
                         // append path finds the indices' hot pages in memory.
                         .pragma("cache_size", "-16384")
-                });
+                })
+                .map_sqlx_sqlite_pool_opts(|o| o.after_release(|conn, _| Box::pin(released(conn))));
         }
         Backend::Postgres => {
             opts.max_connections(10)
@@ -81,6 +83,25 @@ pub(crate) fn options(url: &str, backend: Backend) -> ConnectOptions {
         }
     }
     opts
+}
+
+/// Whether a SQLite connection that was just given back may serve again: only if it is outside
+/// any transaction.
+///
+/// A transaction that fails on SQLite's "database or disk is full" (or an I/O error) may have been
+/// rolled back by SQLite itself; the rollback queued when the failed transaction is dropped then
+/// fails in turn ("no transaction is active") and sqlx still counts the connection as inside a
+/// transaction. Its next `BEGIN` became a `SAVEPOINT` inside a transaction that nobody ever
+/// commits, so later appends on it looked committed on that connection only and were lost on
+/// restart. Such a connection is closed instead; the pool opens a fresh one. The ping first lets
+/// the connection's worker finish the queued rollback, so a cleanly rolled back connection stays.
+async fn released(conn: &mut SqliteConnection) -> Result<bool, sea_orm::sqlx::Error> {
+    conn.ping().await?;
+    let clean = !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!("a database connection left inside a failed transaction is closed");
+    }
+    Ok(clean)
 }
 
 /// Connects and brings the schema up to date, serialised against other processes.
