@@ -149,6 +149,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn witnesses_come_from_flags_or_the_environment() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let key = insyn_ledger::keys::SigningKey::from_seed(&[5; 32]);
+        let vkey = insyn_ledger::note::Cosigner::new("w.example/w", key)
+            .unwrap()
+            .verifier()
+            .verifier_key();
+        let one = format!("http://127.0.0.1:9001 {vkey}");
+        let two = format!("https://w.example/tlog/ {vkey}");
+        let cli = Cli::try_parse_from(["x", "--witness", &one, "--witness", &two]).unwrap();
+        let urls: Vec<&str> = cli.serve.witness.iter().map(|w| w.url.as_str()).collect();
+        assert_eq!(urls, ["http://127.0.0.1:9001", "https://w.example/tlog"]);
+        let both = format!("{one};{two}");
+        let cli = Cli::try_parse_from(["x", "--witness", &both]).unwrap();
+        assert_eq!(cli.serve.witness.len(), 2);
+        assert!(Cli::try_parse_from(["x", "--witness", "http://127.0.0.1:9001"]).is_err());
+        assert!(Cli::try_parse_from(["x"]).unwrap().serve.witness.is_empty());
+    }
+
+    #[test]
     fn rate_limits_come_from_flags_with_generous_defaults_and_can_be_turned_off() {
         use clap::Parser;
         #[derive(clap::Parser)]
@@ -174,31 +199,6 @@ mod tests {
         .config();
         assert_eq!(some.per_actor, None);
         assert_eq!(some.per_address, insyn_api::Rate::new(5, 9));
-    }
-
-    #[test]
-    fn witnesses_come_from_flags_or_the_environment() {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            serve: ServeArgs,
-        }
-        let key = insyn_ledger::keys::SigningKey::from_seed(&[5; 32]);
-        let vkey = insyn_ledger::note::Cosigner::new("w.example/w", key)
-            .unwrap()
-            .verifier()
-            .verifier_key();
-        let one = format!("http://127.0.0.1:9001 {vkey}");
-        let two = format!("https://w.example/tlog/ {vkey}");
-        let cli = Cli::try_parse_from(["x", "--witness", &one, "--witness", &two]).unwrap();
-        let urls: Vec<&str> = cli.serve.witness.iter().map(|w| w.url.as_str()).collect();
-        assert_eq!(urls, ["http://127.0.0.1:9001", "https://w.example/tlog"]);
-        let both = format!("{one};{two}");
-        let cli = Cli::try_parse_from(["x", "--witness", &both]).unwrap();
-        assert_eq!(cli.serve.witness.len(), 2);
-        assert!(Cli::try_parse_from(["x", "--witness", "http://127.0.0.1:9001"]).is_err());
-        assert!(Cli::try_parse_from(["x"]).unwrap().serve.witness.is_empty());
     }
 
     #[test]

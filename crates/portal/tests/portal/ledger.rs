@@ -168,3 +168,14 @@ async fn the_ledger_page_explains_a_ledger_that_has_not_started() {
             .contains("Ingen kontrollpunkt har publicerats ännu.")
     );
 }
+
+/// Snapshot of the ledger page over the history (no verification run yet).
+#[tokio::test]
+async fn snapshot_of_the_ledger_page() {
+    let portal = portal_with_history().await;
+    let mut ivar = portal.logged_in("ivar").await;
+    insta::assert_snapshot!(
+        "ledger",
+        crate::helpers::redact(&ivar.get("/ledger").await.body)
+    );
+}
