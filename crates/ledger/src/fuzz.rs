@@ -1,5 +1,6 @@
-//! Fuzz target bodies for every parser of untrusted input: entries and statements, checkpoints,
-//! signed notes and verifier keys, tile paths and entry bundles, receipts.
+//! Fuzz target bodies for every parser of untrusted input: entries and statements (and the
+//! statement + signature pair the API receives), checkpoints, signed notes and verifier keys,
+//! tile paths and entry bundles, receipts, and the text forms of identifiers and keys.
 //!
 //! Compiled only for tests and under `cfg(fuzzing)` (set by cargo-fuzz); the targets in
 //! `crates/ledger/fuzz` call these functions, and this crate's tests run them over random and
@@ -7,8 +8,11 @@
 //! input, re-encoding must give back exactly that input (one value, one encoding).
 
 use crate::checkpoint::Checkpoint;
-use crate::entry::{Entry, Statement};
-use crate::keys::SigningKey;
+use crate::entry::{
+    AuditorRef, ContractReference, Entry, InspectorName, SignedStatement, Statement,
+};
+use crate::id::{CountyCode, MunicipalityCode, OrgNumber, Period};
+use crate::keys::{KeyId, PublicKey, SigningKey};
 use crate::note::{CosignerVerifier, LogVerifier};
 use crate::receipt::Receipt;
 use crate::tile::{Tile, decode_bundle, encode_bundle};
@@ -28,6 +32,62 @@ pub fn entry(data: &[u8]) {
             s.encode(),
             data,
             "an accepted statement must re-encode to its input"
+        );
+    }
+    // The API's form: statement bytes and a separate 64-byte signature.
+    if let Some(split) = data.len().checked_sub(64)
+        && let Ok(signed) = SignedStatement::from_parts(&data[..split], &data[split..])
+    {
+        assert_eq!(
+            signed.statement().encode(),
+            &data[..split],
+            "an accepted statement must re-encode to its input"
+        );
+        assert_eq!(signed.signature().to_bytes().as_slice(), &data[split..]);
+    }
+}
+
+/// Text forms of identifiers, names and keys: whatever parses has one canonical form that parses
+/// back to the same value; the strictly canonical ones must equal their input.
+pub fn text_forms(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    fn same<T: std::str::FromStr + ToString + PartialEq + std::fmt::Debug>(
+        text: &str,
+        exact: bool,
+    ) {
+        if let Ok(v) = text.parse::<T>() {
+            let shown = v.to_string();
+            if exact {
+                assert_eq!(shown, text, "one value, one text form");
+            }
+            assert_eq!(
+                shown.parse::<T>().ok(),
+                Some(v),
+                "the text form parses back"
+            );
+        }
+    }
+    same::<OrgNumber>(text, false);
+    same::<MunicipalityCode>(text, true);
+    same::<CountyCode>(text, true);
+    same::<Period>(text, true);
+    same::<ContractReference>(text, true);
+    same::<InspectorName>(text, true);
+    same::<AuditorRef>(text, true);
+    same::<KeyId>(text, true);
+    if let Ok(k) = text.parse::<PublicKey>() {
+        assert_eq!(k.to_string(), text, "one key, one base64 form");
+    }
+    if let Ok(k) = SigningKey::from_text(text) {
+        let again = SigningKey::from_text(&k.to_text())
+            .ok()
+            .map(|k| k.public_key());
+        assert_eq!(
+            again,
+            Some(k.public_key()),
+            "a secret key's text form parses back"
         );
     }
 }
@@ -156,10 +216,14 @@ mod tests {
             b"tile/0/x001/x234/067.p/8".to_vec(),
             b"tile/entries/x123/456".to_vec(),
             encode_bundle(&[entry.encode(), vec![1, 2, 3]]).unwrap(),
+            b"556036-0793".to_vec(),
+            key.public_key().to_string().into_bytes(),
+            key.key_id().to_string().into_bytes(),
         ]
     }
 
     fn all(data: &[u8]) {
+        text_forms(data);
         entry(data);
         checkpoint(data);
         note(data);
@@ -198,7 +262,7 @@ mod tests {
 
         #[test]
         fn mutated_seeds_never_panic(
-            which in 0usize..9,
+            which in 0usize..12,
             edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..6),
         ) {
             let mut data = seeds().swap_remove(which);
