@@ -1,7 +1,8 @@
 //! Extractors whose rejections speak the API's error format.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
@@ -47,6 +48,101 @@ where
                 }
                 other => ApiError::BadRequest(other.body_text()),
             }),
+        }
+    }
+}
+
+/// Like [`axum::extract::Path`], but a path segment of the wrong form (`/api/v1/entries/-1`)
+/// becomes a 400 problem+json saying which, not axum's plain-text answer.
+#[derive(Debug)]
+pub(crate) struct PathParam<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParam<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Self(v)),
+            Err(rejection) => Err(ApiError::BadRequest(format!(
+                "the path is not one this API serves: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+/// Like [`axum::extract::Query`], but a malformed or missing query parameter (`?index=x`)
+/// becomes a 400 problem+json saying which, not axum's plain-text answer.
+#[derive(Debug)]
+pub(crate) struct QueryParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Self(v)),
+            Err(rejection) => Err(ApiError::BadRequest(format!(
+                "the query string is not valid here: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use crate::ratelimit::RateLimitConfig;
+    use crate::testing::{app, from, problem};
+
+    /// Malformed path segments and query strings on the JSON routes are problem+json 400s that
+    /// say what is wrong, like every other refusal of the API.
+    #[tokio::test]
+    async fn malformed_paths_and_queries_are_problem_json() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = app(dir.path(), RateLimitConfig::OFF).await;
+        for (uri, says) in [
+            ("/api/v1/entries/-1", "the path is not one this API serves"),
+            ("/api/v1/entries/x", "the path is not one this API serves"),
+            (
+                "/api/v1/entries/99999999999999999999999",
+                "the path is not one this API serves",
+            ),
+            (
+                "/api/v1/proofs/inclusion?index=x&size=1",
+                "the query string",
+            ),
+            ("/api/v1/proofs/consistency?from=x&to=2", "the query string"),
+            (
+                "/api/v1/proofs/consistency?from=-1&to=2",
+                "the query string",
+            ),
+        ] {
+            let r = app
+                .clone()
+                .oneshot(from(
+                    "192.0.2.7:1",
+                    Request::get(uri).body(Body::empty()).expect("request"),
+                ))
+                .await
+                .expect("answer");
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{uri}");
+            let p = problem(r).await;
+            assert_eq!(p["status"], 400, "{uri}: {p}");
+            let detail = p["detail"].as_str().unwrap_or_default();
+            assert!(detail.contains(says), "{uri}: {detail}");
         }
     }
 }

@@ -14,6 +14,8 @@ pub mod ratelimit;
 mod routes;
 mod state;
 mod submit;
+#[cfg(test)]
+mod testing;
 mod witness;
 
 use std::time::Duration;

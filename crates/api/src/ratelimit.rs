@@ -219,54 +219,9 @@ mod tests {
     use base64::engine::general_purpose::STANDARD as B64;
     use insyn_ledger::entry::{Body as EntryBody, Statement};
     use insyn_ledger::keys::SigningKey;
-    use insyn_ledger::note::LogSigner;
-    use insyn_store::{Sequencer, SequencerConfig, Store};
     use tower::ServiceExt;
 
-    use crate::policy::LedgerPolicy;
-    use crate::{ApiState, router_with_limits};
-
-    async fn app(dir: &std::path::Path, limits: RateLimitConfig) -> axum::Router {
-        let url = format!("sqlite://{}?mode=rwc", dir.join("insyn.db").display());
-        let store = Store::connect(&url).await.expect("store");
-        let signer =
-            LogSigner::new("localhost/insyn", SigningKey::from_seed(&[7; 32])).expect("signer");
-        let log_key = *signer.verifier().public_key();
-        let (sequencer, _task) = Sequencer::start(
-            store.clone(),
-            signer.clone(),
-            move || LedgerPolicy::new(log_key),
-            SequencerConfig::default(),
-        )
-        .await
-        .expect("sequencer");
-        router_with_limits(
-            ApiState {
-                store,
-                log: Arc::new(signer.verifier().clone()),
-                sequencer: Arc::new(sequencer),
-            },
-            &limits,
-        )
-    }
-
-    fn from(addr: &str, req: HttpRequest<Body>) -> HttpRequest<Body> {
-        let mut req = req;
-        let addr: SocketAddr = addr.parse().expect("address");
-        req.extensions_mut().insert(ConnectInfo(addr));
-        req
-    }
-
-    async fn problem(r: Response) -> serde_json::Value {
-        assert_eq!(
-            r.headers()[header::CONTENT_TYPE],
-            "application/problem+json"
-        );
-        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20)
-            .await
-            .expect("body");
-        serde_json::from_slice(&bytes).expect("json")
-    }
+    use crate::testing::{app, from, problem};
 
     #[tokio::test]
     async fn the_router_answers_429_problem_json_with_retry_after_per_address() {

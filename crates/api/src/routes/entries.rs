@@ -1,7 +1,7 @@
 //! JSON reads of the log: entries by index, inclusion and consistency proofs, the log's state.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use insyn_ledger::entry::Entry;
@@ -9,6 +9,7 @@ use insyn_ledger::hash::{Hash, from_base64, from_hex};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::extract::{PathParam, QueryParams};
 use crate::{ApiError, ApiState};
 
 /// The log's identity and current state.
@@ -79,7 +80,7 @@ impl EntryView {
     responses((status = 200, body = EntryView), (status = 404, description = "No such entry")))]
 pub(crate) async fn entry(
     State(s): State<ApiState>,
-    Path(index): Path<u64>,
+    PathParam(index): PathParam<u64>,
 ) -> Result<Json<EntryView>, ApiError> {
     let e = s
         .store
@@ -123,7 +124,7 @@ pub struct InclusionProof {
               (status = 404, description = "No such leaf in that tree")))]
 pub(crate) async fn inclusion(
     State(s): State<ApiState>,
-    Query(q): Query<InclusionQuery>,
+    QueryParams(q): QueryParams<InclusionQuery>,
 ) -> Result<Json<InclusionProof>, ApiError> {
     let size = match q.size {
         Some(size) => size,
@@ -190,7 +191,7 @@ pub struct ConsistencyProof {
     responses((status = 200, body = ConsistencyProof), (status = 400, description = "Bad sizes")))]
 pub(crate) async fn consistency(
     State(s): State<ApiState>,
-    Query(q): Query<ConsistencyQuery>,
+    QueryParams(q): QueryParams<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
     let to = match q.to {
         Some(to) => to,

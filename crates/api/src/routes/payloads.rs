@@ -2,7 +2,7 @@
 //! is recorded (who, what, when) in the same transaction that reads it.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use insyn_domain::access::{Role, can_read_payload};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
+use crate::extract::{PathParam, QueryParams};
 use crate::{ApiError, ApiState};
 
 /// A payload by its SHA-256 (hex). Needs an API credential whose role may read it.
@@ -27,7 +28,7 @@ use crate::{ApiError, ApiState};
 pub(crate) async fn payload(
     State(s): State<ApiState>,
     caller: Caller,
-    Path(hash): Path<String>,
+    PathParam(hash): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let sha256 = parse_hash(&hash)?;
     let entries = s.store.entries_with_payload(&sha256).await?;
@@ -142,8 +143,8 @@ pub struct ReadsQuery {
 pub(crate) async fn reads(
     State(s): State<ApiState>,
     caller: Caller,
-    Path(hash): Path<String>,
-    Query(q): Query<ReadsQuery>,
+    PathParam(hash): PathParam<String>,
+    QueryParams(q): QueryParams<ReadsQuery>,
 ) -> Result<Json<Vec<PayloadRead>>, ApiError> {
     if !insyn_domain::access::can_see_access_log(&caller.role) {
         return Err(ApiError::Forbidden(
