@@ -346,7 +346,10 @@ async fn bad_submissions_are_refused_with_every_problem_and_change_nothing() {
             municipality: w.municipality,
             reference: "NO-SUCH-CONTRACT".parse().unwrap(),
         };
-        let report = w.report("2026-05");
+        // The report and its statement agree on it, so the ledger's own rule is what refuses it.
+        let mut v: Value = serde_json::from_slice(&w.report("2026-05")).unwrap();
+        v["contract"]["reference"] = json!("NO-SUCH-CONTRACT");
+        let unknown = serde_json::to_vec(&v).unwrap();
         let st = sign(
             &w.provider_key,
             Actor::Provider(w.provider),
@@ -354,10 +357,18 @@ async fn bad_submissions_are_refused_with_every_problem_and_change_nothing() {
                 contract: other,
                 period: "2026-05".parse().unwrap(),
             },
-            Some(&report),
+            Some(&unknown),
         );
-        let (status, body) = c.submit(&st, Some(&report)).await;
+        let (status, body) = c.submit(&st, Some(&unknown)).await;
         assert_eq!(status, 422, "{body:#}");
+        let codes: Vec<&str> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["code"].as_str())
+            .collect();
+        assert_eq!(codes, ["unknown_contract"], "{body:#}");
+        let report = w.report("2026-05");
 
         // A period outside the contract (it runs 2026-01 to 2026-12).
         let early = w.report("2025-12");

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::context;
@@ -21,6 +21,7 @@ use insyn_store::{MAX_PAGE, ReadLogQuery, ReadLogRecord};
 
 use crate::csv::{Cell, Csv};
 use crate::error::{Error, percent_encode};
+use crate::extract::QueryParams;
 use crate::format;
 use crate::i18n::Language;
 use crate::pages::render;
@@ -298,7 +299,7 @@ fn url(path: &str, params: &[(&str, String)]) -> String {
 pub(crate) async fn access_log(
     State(state): State<PortalState>,
     LoggedIn { user, ctx }: LoggedIn,
-    Query(query): Query<AccessLogQuery>,
+    QueryParams(query): QueryParams<AccessLogQuery>,
 ) -> Result<Response, Error> {
     require(&user)?;
     let municipalities: Vec<(String, String)> = state
@@ -384,7 +385,7 @@ pub(crate) async fn access_log(
 pub(crate) async fn access_log_csv(
     State(state): State<PortalState>,
     LoggedIn { user, ctx }: LoggedIn,
-    Query(query): Query<AccessLogQuery>,
+    QueryParams(query): QueryParams<AccessLogQuery>,
 ) -> Result<Response, Error> {
     require(&user)?;
     let filters = filters(&state, &query).await?;

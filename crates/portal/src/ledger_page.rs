@@ -5,7 +5,7 @@
 //! only checkpoints, never entries, so it costs the same for any size of ledger.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use minijinja::{Value, context};
@@ -18,6 +18,7 @@ use insyn_domain::access;
 use crate::chart::{Chart, ChartKind, Series, Unit};
 use crate::csv::{Cell, Csv};
 use crate::error::Error;
+use crate::extract::QueryParams;
 use crate::format;
 use crate::pages::render;
 use crate::session::LoggedIn;
@@ -365,7 +366,7 @@ pub(crate) struct StatusQuery {
 pub(crate) async fn verification_page(
     State(state): State<PortalState>,
     LoggedIn { user, ctx }: LoggedIn,
-    Query(query): Query<StatusQuery>,
+    QueryParams(query): QueryParams<StatusQuery>,
 ) -> Result<Response, Error> {
     require_verifier(&user)?;
     let run = state.verifications().latest().map(|r| run_view(&r));

@@ -46,6 +46,7 @@ mod config;
 pub mod csv;
 mod data;
 mod error;
+mod extract;
 pub mod format;
 pub mod i18n;
 mod ledger_page;

@@ -2,7 +2,7 @@
 //! page, the language switch, the administrators' account list and the error pages.
 
 use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Value, context};
@@ -14,6 +14,7 @@ use insyn_store::accounts::{self as store, AccountRole};
 use crate::accounts::{self, LoginOutcome};
 use crate::csv::Csv;
 use crate::error::{Error, ErrorPage, bare_error_response};
+use crate::extract::QueryParams;
 use crate::format;
 use crate::i18n::Language;
 use crate::session::{self, CookieNames, LoggedIn, RequestContext};
@@ -226,7 +227,7 @@ pub(crate) struct LoginQuery {
 pub(crate) async fn login_form(
     State(state): State<PortalState>,
     ctx: RequestContext,
-    Query(query): Query<LoginQuery>,
+    QueryParams(query): QueryParams<LoginQuery>,
 ) -> Result<Response, Error> {
     let next = safe_next(query.next.as_deref());
     if ctx.user.is_some() {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::context;
@@ -25,6 +25,7 @@ use super::{data_role, ms, read_report, store_error};
 use crate::chart::{Chart, ChartKind, Series, Unit};
 use crate::csv::{Cell, Csv};
 use crate::error::Error;
+use crate::extract::QueryParams;
 use crate::format;
 use crate::pages::render;
 use crate::session::{CurrentUser, LoggedIn};
@@ -254,7 +255,7 @@ fn contract_view(c: &ContractData, window: &[Period]) -> ContractView {
 pub(crate) async fn overview(
     State(state): State<PortalState>,
     LoggedIn { user, ctx }: LoggedIn,
-    Query(query): Query<OverviewQuery>,
+    QueryParams(query): QueryParams<OverviewQuery>,
 ) -> Result<Response, Error> {
     let role = data_role(&user)?;
     let chosen = municipality_for(&role, query.municipality.as_deref())?;
@@ -395,7 +396,7 @@ pub(crate) async fn overview(
 pub(crate) async fn overview_csv(
     State(state): State<PortalState>,
     LoggedIn { user, ctx }: LoggedIn,
-    Query(query): Query<OverviewQuery>,
+    QueryParams(query): QueryParams<OverviewQuery>,
 ) -> Result<Response, Error> {
     let role = data_role(&user)?;
     let chosen = municipality_for(&role, query.municipality.as_deref())?;

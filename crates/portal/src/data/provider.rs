@@ -2,7 +2,7 @@
 //! entries), all its reports (paginated, and as CSV), and the review questions still open.
 //! Shows no payload, so it records no read.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::context;
@@ -18,6 +18,7 @@ use insyn_store::{Page, ReportQuery, ReportRecord};
 use super::{data_role, may_see_provider, ms, store_error};
 use crate::csv::{Cell, Csv};
 use crate::error::Error;
+use crate::extract::{PathParam, QueryParams};
 use crate::pages::render;
 use crate::paging::PageQuery;
 use crate::session::LoggedIn;
@@ -171,8 +172,8 @@ async fn report_rows(state: &PortalState, rows: &[ReportRecord]) -> Result<Vec<R
 pub(crate) async fn provider_page(
     State(state): State<PortalState>,
     LoggedIn { user, ctx }: LoggedIn,
-    Path(org): Path<String>,
-    Query(page): Query<PageQuery>,
+    PathParam(org): PathParam<String>,
+    QueryParams(page): QueryParams<PageQuery>,
 ) -> Result<Response, Error> {
     let role = data_role(&user)?;
     let org = parse_org(&org)?;
@@ -229,7 +230,7 @@ pub(crate) async fn provider_page(
 pub(crate) async fn provider_reports_csv(
     State(state): State<PortalState>,
     LoggedIn { user, ctx }: LoggedIn,
-    Path(org): Path<String>,
+    PathParam(org): PathParam<String>,
 ) -> Result<Response, Error> {
     let role = data_role(&user)?;
     let org = parse_org(&org)?;

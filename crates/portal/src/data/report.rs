@@ -8,7 +8,7 @@
 //! read; so does showing each review comment.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
@@ -30,6 +30,7 @@ use super::review::SubmitFailure;
 use super::{Contents, data_role, may_see_provider, ms, read_payload, store_error};
 use crate::csv::{Cell, Csv};
 use crate::error::Error;
+use crate::extract::{PathParam, QueryParams};
 use crate::format;
 use crate::i18n::Language;
 use crate::pages::render;
@@ -519,8 +520,8 @@ async fn load(
 pub(crate) async fn report_page(
     State(state): State<PortalState>,
     LoggedIn { user, ctx }: LoggedIn,
-    Path(index): Path<u64>,
-    Query(query): Query<ReportQuery>,
+    PathParam(index): PathParam<u64>,
+    QueryParams(query): QueryParams<ReportQuery>,
 ) -> Result<Response, Error> {
     let role = data_role(&user)?;
     let loaded = load(&state, &user, &role, index).await?;
@@ -642,7 +643,7 @@ pub(crate) async fn report_page(
 pub(crate) async fn report_csv(
     State(state): State<PortalState>,
     LoggedIn { user, ctx }: LoggedIn,
-    Path(index): Path<u64>,
+    PathParam(index): PathParam<u64>,
 ) -> Result<Response, Error> {
     let role = data_role(&user)?;
     let located = locate(&state, &role, index).await?;
@@ -695,7 +696,7 @@ pub(crate) struct ReviewForm {
 pub(crate) async fn review(
     State(state): State<PortalState>,
     LoggedIn { user, .. }: LoggedIn,
-    Path(index): Path<u64>,
+    PathParam(index): PathParam<u64>,
     Form(form): Form<ReviewForm>,
 ) -> Result<Response, Error> {
     let role = data_role(&user)?;

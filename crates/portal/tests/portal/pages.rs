@@ -65,6 +65,34 @@ async fn unknown_pages_get_the_404_page() {
     );
 }
 
+/// A mistyped link gets the portal's own page in the visitor's language, never axum's bare
+/// plain-text rejection: a malformed path segment names no page (404), a malformed query
+/// parameter is a bad request (400).
+#[tokio::test]
+async fn malformed_paths_and_queries_get_the_portals_error_pages() {
+    let portal = TestPortal::new().await;
+    let mut c = portal.logged_in("anna").await;
+    for path in [
+        "/reports/abc",
+        "/reports/-1",
+        "/reports/99999999999999999999999/fields.csv",
+    ] {
+        let r = c.get(path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(r.body.contains("Sidan finns inte"), "{path}: {}", r.body);
+        assert!(r.body.contains("Anna Granskare"), "{path}: the layout");
+    }
+    for path in [
+        "/providers/5560360793?after=x",
+        "/providers/5560360793?per_page=-3",
+    ] {
+        let r = c.get(path).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
+        assert!(r.body.contains("Felaktig begäran"), "{path}: {}", r.body);
+        assert!(r.body.contains("Anna Granskare"), "{path}: the layout");
+    }
+}
+
 #[tokio::test]
 async fn anonymous_language_choice_is_kept_in_a_cookie() {
     let portal = TestPortal::new().await;
