@@ -13,6 +13,7 @@ use sea_orm_migration::prelude::*;
 mod m20261125_000001_ledger;
 mod m20261125_000002_accounts;
 mod m20261125_000003_api_credentials;
+mod m20261201_000004_full_tiles;
 
 /// The list of Insyn's migrations, in the order they run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_ledger::Migration),
             Box::new(m20261125_000002_accounts::Migration),
             Box::new(m20261125_000003_api_credentials::Migration),
+            Box::new(m20261201_000004_full_tiles::Migration),
         ]
     }
 }

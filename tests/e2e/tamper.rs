@@ -80,6 +80,11 @@ async fn attacker(c: &Client) -> Store {
     db.execute_unprepared("DELETE FROM cosignatures")
         .await
         .unwrap();
+    // Full tiles are stored once and served as stored: an attacker who rewrites entries or hashes
+    // drops them too, so that what the server serves is built from the rewritten rows.
+    db.execute_unprepared("DELETE FROM full_tiles")
+        .await
+        .unwrap();
     store
 }
 

@@ -175,3 +175,22 @@ pub mod log_meta {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The bytes of every full tile, by tile path (`tile/0/x001/234`, `tile/entries/000`), written in
+/// the append transaction that completes the tile.
+pub mod full_tiles {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "full_tiles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub path: String,
+        pub data: Vec<u8>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

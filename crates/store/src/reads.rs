@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use crate::entity::{
-    checkpoints, cosignatures, entries, log_meta, payload_reads, payloads, report_index,
+    checkpoints, cosignatures, entries, full_tiles, log_meta, payload_reads, payloads, report_index,
 };
 use crate::error::{from_db, hash32, to_db};
 use crate::hashes::HashCache;
@@ -421,47 +421,17 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`] or [`StoreError::Corrupt`].
     pub async fn tile_at(&self, tile: &Tile, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let positions = tile.positions();
-        match tile.kind() {
-            TileKind::Entries => {
-                if positions.end > size {
-                    return Ok(None);
-                }
-                let rows = entries::Entity::find()
-                    .select_only()
-                    .column(entries::Column::Entry)
-                    .filter(entries::Column::Idx.gte(to_db(positions.start)?))
-                    .filter(entries::Column::Idx.lt(to_db(positions.end)?))
-                    .order_by_asc(entries::Column::Idx)
-                    .into_tuple::<Vec<u8>>()
-                    .all(&self.db)
-                    .await?;
-                if rows.len() != positions.clone().count() {
-                    return Err(StoreError::Corrupt(format!(
-                        "entries missing under tile {tile}"
-                    )));
-                }
-                encode_bundle(&rows)
-                    .map(Some)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))
-            }
-            TileKind::Hashes { level } => {
-                // The hash at position p of tree level h exists once the tree has (p+1)·2^h leaves.
-                let height = u32::from(level) * 8;
-                let needed = positions
-                    .end
-                    .checked_shl(height)
-                    .filter(|n| n >> height == positions.end);
-                if needed.is_none_or(|n| n > size) {
-                    return Ok(None);
-                }
-                let mut cache = HashCache::default();
-                cache
-                    .compute(&self.db, |r| tile.read_hashes(r))
-                    .await
-                    .map(Some)
-            }
+        if tile.is_full()
+            && let Some(data) = full_tiles::Entity::find_by_id(tile.path())
+                .select_only()
+                .column(full_tiles::Column::Data)
+                .into_tuple::<Vec<u8>>()
+                .one(&self.db)
+                .await?
+        {
+            return Ok(Some(data));
         }
+        build_tile(&self.db, tile, size).await
     }
 
     /// The latest checkpoint, if the log has published one.
@@ -979,5 +949,53 @@ fn payload_content(row: payloads::Model) -> Result<PayloadContent, StoreError> {
         _ => Err(StoreError::Corrupt(
             "a payload row is neither present nor a tombstone".to_owned(),
         )),
+    }
+}
+
+/// A tile's bytes built from the rows it covers (entries, or stored hashes), as of a tree of
+/// `size` leaves; `None` when the tree does not have it yet. The sequencer stores full tiles with
+/// this too, so a stored tile and a built one are the same bytes by construction.
+pub(crate) async fn build_tile<C: ConnectionTrait>(
+    db: &C,
+    tile: &Tile,
+    size: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let positions = tile.positions();
+    match tile.kind() {
+        TileKind::Entries => {
+            if positions.end > size {
+                return Ok(None);
+            }
+            let rows = entries::Entity::find()
+                .select_only()
+                .column(entries::Column::Entry)
+                .filter(entries::Column::Idx.gte(to_db(positions.start)?))
+                .filter(entries::Column::Idx.lt(to_db(positions.end)?))
+                .order_by_asc(entries::Column::Idx)
+                .into_tuple::<Vec<u8>>()
+                .all(db)
+                .await?;
+            if rows.len() != positions.clone().count() {
+                return Err(StoreError::Corrupt(format!(
+                    "entries missing under tile {tile}"
+                )));
+            }
+            encode_bundle(&rows)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        }
+        TileKind::Hashes { level } => {
+            // The hash at position p of tree level h exists once the tree has (p+1)·2^h leaves.
+            let height = u32::from(level) * 8;
+            let needed = positions
+                .end
+                .checked_shl(height)
+                .filter(|n| n >> height == positions.end);
+            if needed.is_none_or(|n| n > size) {
+                return Ok(None);
+            }
+            let mut cache = HashCache::default();
+            cache.compute(db, |r| tile.read_hashes(r)).await.map(Some)
+        }
     }
 }

@@ -24,6 +24,7 @@ use insyn_ledger::keys::{PublicKey, SignatureError, SignedMessage, verify_many};
 use insyn_ledger::merkle::{self, stored_hash_index};
 use insyn_ledger::note::LogSigner;
 use insyn_ledger::receipt::Receipt;
+use insyn_ledger::tile::Tile;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
@@ -32,7 +33,9 @@ use sea_orm::{
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::entity::{checkpoints, entries, log_meta, payloads, report_index, stored_hashes};
+use crate::entity::{
+    checkpoints, entries, full_tiles, log_meta, payloads, report_index, stored_hashes,
+};
 use crate::error::to_db;
 use crate::hashes::HashCache;
 use crate::reads::{committed_size, entries_in, stored_entry};
@@ -707,6 +710,7 @@ impl<P: AdmissionPolicy> Worker<P> {
         if !new_entries.is_empty() {
             let now = to_db(self.store.clock.now_ms())?;
             write_batch(&txn, batch, &new_entries, &hash_rows, next, &note, now).await?;
+            write_full_tiles(&txn, size, next).await?;
         }
         let written = started.elapsed();
 
@@ -758,6 +762,29 @@ impl<P: AdmissionPolicy> Worker<P> {
         self.cache.retain(&right_edge(next));
         Ok((outcomes, receipts))
     }
+}
+
+/// Stores the bytes of every tile that became full when the tree grew from `old` to `new` leaves,
+/// built from the rows this transaction can see (its own batch included), so that readers get a
+/// full tile with one row read. Growth is decided under the log's write lock, so every full tile
+/// is written exactly once, by whichever process completed it.
+async fn write_full_tiles(txn: &DatabaseTransaction, old: u64, new: u64) -> Result<(), StoreError> {
+    let mut rows = Vec::new();
+    for tile in Tile::for_growth(old, new).into_iter().filter(Tile::is_full) {
+        let data = crate::reads::build_tile(txn, &tile, new)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("{tile} is full but cannot be built")))?;
+        rows.push(full_tiles::ActiveModel {
+            path: Set(tile.path()),
+            data: Set(data),
+        });
+    }
+    if !rows.is_empty() {
+        full_tiles::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Writes a batch's rows with multi-row inserts: entries, stored hashes, payloads, report index

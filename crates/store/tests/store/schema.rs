@@ -19,6 +19,7 @@ async fn seed_rows(db: &impl ConnectionTrait) {
         "INSERT INTO cosignatures (witness, checkpoint_size, signature, received_at) VALUES ('w', 1, 'sig', 1000)",
         "INSERT INTO log_meta (id, origin, verifier_key, created_at) VALUES (1, 'o', 'k', 1000)",
         "INSERT INTO payloads (sha256, bytes, size, stored_at) VALUES (x'05', x'7b7d', 2, 1000)",
+        "INSERT INTO full_tiles (path, data) VALUES ('tile/0/000', x'06')",
     ] {
         db.execute_unprepared(&pg_hex(db, sql))
             .await
@@ -80,6 +81,7 @@ async fn triggers_refuse_update_and_delete_on_ledger_tables() {
             ("payload_reads", "reader = 'nobody'"),
             ("cosignatures", "signature = 'x'"),
             ("log_meta", "origin = 'evil'"),
+            ("full_tiles", "data = data"),
         ] {
             let update = format!("UPDATE {table} SET {set}");
             assert_refused(t.label, &update, db.execute_unprepared(&update).await);
@@ -94,6 +96,7 @@ async fn triggers_refuse_update_and_delete_on_ledger_tables() {
             "entries",
             "log_meta",
             "payloads",
+            "full_tiles",
         ] {
             let delete = format!("DELETE FROM {table}");
             assert_refused(t.label, &delete, db.execute_unprepared(&delete).await);
@@ -131,6 +134,7 @@ async fn triggers_refuse_update_and_delete_on_ledger_tables() {
             "cosignatures",
             "log_meta",
             "payloads",
+            "full_tiles",
         ] {
             let row = db
                 .query_one_raw(sea_orm::Statement::from_string(

@@ -123,6 +123,21 @@ async fn appends_are_contiguous_receipts_verify_tiles_and_proofs_match_memory() 
 
         // The same log, read back: tiles equal an in-memory recomputation, proofs verify.
         crate::reads::check_tiles(&store, t.label).await;
+        // The full tiles were stored by the appends that completed them (and `check_tiles` just
+        // compared what is served, from those rows, with the tiles computed in memory).
+        let db = store.connection();
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT path FROM full_tiles ORDER BY path",
+            ))
+            .await
+            .expect("full tiles");
+        let paths: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String>("", "path").expect("path"))
+            .collect();
+        assert_eq!(paths, ["tile/0/000", "tile/entries/000"], "{}", t.label);
         crate::reads::check_proofs(&store, t.label).await;
         crate::reads::check_cosignatures(&store, t.label).await;
         crate::reads::check_reports(&store, &world, t.label).await;
