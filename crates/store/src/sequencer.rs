@@ -24,7 +24,7 @@ use insyn_ledger::keys::{PublicKey, SignatureError, SignedMessage, verify_many};
 use insyn_ledger::merkle::{self, stored_hash_index};
 use insyn_ledger::note::LogSigner;
 use insyn_ledger::receipt::Receipt;
-use insyn_ledger::tile::Tile;
+use insyn_ledger::tile::{TILE_WIDTH, Tile, TileKind, encode_bundle};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
@@ -279,6 +279,7 @@ impl<P: AdmissionPolicy> Sequencer<P> {
             known: 0,
             last_time: 0,
             cache: HashCache::default(),
+            tail: TileTail::default(),
             healthy: true,
             config,
         };
@@ -434,6 +435,9 @@ struct Worker<P: AdmissionPolicy> {
     /// Integration time of entry `known - 1` (entries' times never decrease).
     last_time: u64,
     cache: HashCache,
+    /// The entries of the log's partial tile, so the append that completes it can store the full
+    /// tile without reading them back.
+    tail: TileTail,
     /// False after a failed transaction: the state must be rebuilt before the next batch.
     healthy: bool,
     config: SequencerConfig,
@@ -571,6 +575,9 @@ impl<P: AdmissionPolicy> Worker<P> {
             }
             self.known = end;
         }
+        // Entries appended by another process are not in the tail; the next full tile is built
+        // from the database instead.
+        self.tail = TileTail::default();
         // Reload the right edge of the tree as it now stands.
         self.cache.clear();
         let known = self.known;
@@ -710,7 +717,7 @@ impl<P: AdmissionPolicy> Worker<P> {
         if !new_entries.is_empty() {
             let now = to_db(self.store.clock.now_ms())?;
             write_batch(&txn, batch, &new_entries, &hash_rows, next, &note, now).await?;
-            write_full_tiles(&txn, size, next).await?;
+            write_full_tiles(&txn, size, next, &self.tail, &new_entries).await?;
         }
         let written = started.elapsed();
 
@@ -760,20 +767,110 @@ impl<P: AdmissionPolicy> Worker<P> {
         );
         // Keep only the new right edge in memory: flat memory however long the log grows.
         self.cache.retain(&right_edge(next));
+        self.tail.advance(size, &new_entries);
         Ok((outcomes, receipts))
     }
 }
 
+/// The entries (bytes and leaf hashes) from `start`, a multiple of the tile width, to the end of
+/// the log: the log's partial tile. Empty and unknown (`start` = `u64::MAX`) after a restart or a
+/// catch-up; it is known again from the next tile boundary an append crosses.
+struct TileTail {
+    start: u64,
+    items: Vec<(Vec<u8>, Hash)>,
+}
+
+impl Default for TileTail {
+    fn default() -> Self {
+        Self {
+            start: u64::MAX,
+            items: Vec::new(),
+        }
+    }
+}
+
+impl TileTail {
+    /// Entry `index`'s bytes and leaf hash, from the tail (entries before `size`) or the batch
+    /// being appended (entries from `size` on).
+    fn get<'a>(
+        &'a self,
+        size: u64,
+        batch: &'a [(u64, Entry, Vec<u8>, Hash)],
+        index: u64,
+    ) -> Option<(&'a [u8], Hash)> {
+        if index >= size {
+            let (_, _, bytes, leaf) = batch.get(usize::try_from(index - size).ok()?)?;
+            return Some((bytes, *leaf));
+        }
+        if self.start.checked_add(self.items.len() as u64) != Some(size) || index < self.start {
+            return None;
+        }
+        let (bytes, leaf) = self.items.get(usize::try_from(index - self.start).ok()?)?;
+        Some((bytes, *leaf))
+    }
+
+    /// After a batch of entries `size..` was committed: keep the entries of the new partial tile.
+    fn advance(&mut self, size: u64, batch: &[(u64, Entry, Vec<u8>, Hash)]) {
+        let width = u64::from(TILE_WIDTH);
+        let next = size + batch.len() as u64;
+        let boundary = next / width * width;
+        if self.start.checked_add(self.items.len() as u64) != Some(size) {
+            // Unknown so far: known from the last boundary this batch crossed, if it crossed one.
+            if boundary < size {
+                return;
+            }
+            self.start = boundary;
+            self.items.clear();
+        }
+        self.items.extend(
+            batch
+                .iter()
+                .filter(|(i, ..)| *i >= self.start)
+                .map(|(_, _, bytes, leaf)| (bytes.clone(), *leaf)),
+        );
+        let full = usize::try_from(boundary.saturating_sub(self.start)).unwrap_or(usize::MAX);
+        if full > 0 {
+            self.items.drain(..full.min(self.items.len()));
+            self.start = boundary;
+        }
+    }
+}
+
 /// Stores the bytes of every tile that became full when the tree grew from `old` to `new` leaves,
-/// built from the rows this transaction can see (its own batch included), so that readers get a
-/// full tile with one row read. Growth is decided under the log's write lock, so every full tile
-/// is written exactly once, by whichever process completed it.
-async fn write_full_tiles(txn: &DatabaseTransaction, old: u64, new: u64) -> Result<(), StoreError> {
+/// so that readers get a full tile with one row read. Entry bundles and level-0 hash tiles (whose
+/// hashes are the leaf hashes) are assembled from the tail and the batch in memory when they are
+/// there; any other tile is built from the rows this transaction sees, by the code that serves
+/// tiles. Growth is decided under the log's write lock, so every full tile is written exactly once,
+/// by whichever process completed it.
+async fn write_full_tiles(
+    txn: &DatabaseTransaction,
+    old: u64,
+    new: u64,
+    tail: &TileTail,
+    batch: &[(u64, Entry, Vec<u8>, Hash)],
+) -> Result<(), StoreError> {
     let mut rows = Vec::new();
     for tile in Tile::for_growth(old, new).into_iter().filter(Tile::is_full) {
-        let data = crate::reads::build_tile(txn, &tile, new)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("{tile} is full but cannot be built")))?;
+        let in_memory: Option<Vec<(&[u8], Hash)>> = match tile.kind() {
+            TileKind::Entries | TileKind::Hashes { level: 0 } => {
+                tile.positions().map(|i| tail.get(old, batch, i)).collect()
+            }
+            TileKind::Hashes { .. } => None,
+        };
+        let data = match (in_memory, tile.kind()) {
+            (Some(items), TileKind::Entries) => {
+                let bytes: Vec<&[u8]> = items.iter().map(|(b, _)| *b).collect();
+                encode_bundle(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?
+            }
+            (Some(items), TileKind::Hashes { .. }) => {
+                items.iter().flat_map(|(_, leaf)| leaf.0).collect()
+            }
+            (None, _) => crate::reads::build_tile(txn, &tile, new)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("{tile} is full but cannot be built"))
+                })?,
+        };
         rows.push(full_tiles::ActiveModel {
             path: Set(tile.path()),
             data: Set(data),

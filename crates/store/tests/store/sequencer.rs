@@ -417,3 +417,70 @@ async fn payload_reads_are_recorded_and_erasure_leaves_a_tombstone() {
     })
     .await;
 }
+
+/// Full tiles are stored by whichever sequencer completes them, from memory or, after a restart
+/// or another writer's appends, from the database, and are the same bytes as the tiles computed
+/// from the leaves alone.
+#[tokio::test]
+async fn full_tiles_are_stored_by_whoever_completes_them() {
+    on_each_db("full_tiles", |t: TestDb| async move {
+        let world = World::new();
+        let (a, _) = store(&t.url).await;
+        let (b, _) = store(&t.url).await;
+        let seq_a = world.sequencer(&a).await;
+        submit_all(&seq_a, world.setup()).await;
+        let batch = |seq: &Sequencer<TestPolicy>, from: u32, n: u32| {
+            let seq = seq.clone();
+            let reports: Vec<_> = (from..from + n).map(|i| world.report(i)).collect();
+            async move {
+                let mut tasks = Vec::new();
+                for chunk in reports.chunks(25) {
+                    let seq = seq.clone();
+                    let chunk = chunk.to_vec();
+                    tasks.push(tokio::spawn(async move {
+                        for r in chunk {
+                            seq.submit(r).await.expect("accepted");
+                        }
+                    }));
+                }
+                for task in tasks {
+                    task.await.expect("task");
+                }
+            }
+        };
+        // A appends into the first tile; B, started afterwards, knows none of its entries in
+        // memory and completes tiles 0 and 1; A, after B's appends, completes tile 2.
+        batch(&seq_a, 0, 200).await;
+        let seq_b = world.sequencer(&b).await;
+        batch(&seq_b, 200, 300).await;
+        batch(&seq_a, 500, 300).await;
+        assert_eq!(a.size().await.expect("size"), 804, "{}", t.label);
+        crate::reads::check_tiles(&a, t.label).await;
+        let db = a.connection();
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT path FROM full_tiles ORDER BY path",
+            ))
+            .await
+            .expect("full tiles");
+        let paths: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String>("", "path").expect("path"))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "tile/0/000",
+                "tile/0/001",
+                "tile/0/002",
+                "tile/entries/000",
+                "tile/entries/001",
+                "tile/entries/002"
+            ],
+            "{}",
+            t.label
+        );
+    })
+    .await;
+}
