@@ -215,12 +215,32 @@ pub const ROUTES: &[RouteInfo] = &[
     },
     RouteInfo {
         method: "GET",
+        path: "/providers/5560360793/contracts.csv",
+        audience: Audience::LedgerRecords,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/providers/5560360793/keys.csv",
+        audience: Audience::LedgerRecords,
+    },
+    RouteInfo {
+        method: "GET",
         path: "/reports/42",
         audience: Audience::LedgerRecords,
     },
     RouteInfo {
         method: "GET",
         path: "/reports/42/fields.csv",
+        audience: Audience::LedgerRecords,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/reports/42/versions.csv",
+        audience: Audience::LedgerRecords,
+    },
+    RouteInfo {
+        method: "GET",
+        path: "/reports/42/reviews.csv",
         audience: Audience::LedgerRecords,
     },
     RouteInfo {
@@ -329,7 +349,23 @@ fn page_routes() -> Routes {
             "/providers/{org}/reports.csv",
             get(data::provider::provider_reports_csv),
         )
+        .route(
+            "/providers/{org}/contracts.csv",
+            get(data::provider::provider_contracts_csv),
+        )
+        .route(
+            "/providers/{org}/keys.csv",
+            get(data::provider::provider_keys_csv),
+        )
         .route("/reports/{index}", get(data::report::report_page))
         .route("/reports/{index}/fields.csv", get(data::report::report_csv))
+        .route(
+            "/reports/{index}/versions.csv",
+            get(data::report::versions_csv),
+        )
+        .route(
+            "/reports/{index}/reviews.csv",
+            get(data::report::reviews_csv),
+        )
         .route("/reports/{index}/review", post(data::report::review))
 }

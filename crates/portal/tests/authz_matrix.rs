@@ -106,8 +106,12 @@ const MATRIX: &[Row] = &[
     get("/overview.csv?municipality=0180", [303, 200, 403, 200, 403]),
     get("/providers/{org}", [303, 200, 403, 200, 403]),
     get("/providers/{org}/reports.csv", [303, 200, 403, 200, 403]),
+    get("/providers/{org}/contracts.csv", [303, 200, 403, 200, 403]),
+    get("/providers/{org}/keys.csv", [303, 200, 403, 200, 403]),
     get("/reports/{report}", [303, 200, 403, 200, 403]),
     get("/reports/{report}/fields.csv", [303, 200, 403, 200, 403]),
+    get("/reports/{report}/versions.csv", [303, 200, 403, 200, 403]),
+    get("/reports/{report}/reviews.csv", [303, 200, 403, 200, 403]),
     post(
         "/reports/{report}/review",
         &[("decision", "accepted"), ("comment", "ok")],

@@ -192,22 +192,7 @@ pub(crate) async fn provider_page(
     let path = format!("/providers/{}", org.digits());
     let (rows, pager) = page.split(rows, |r| r.index, &path, &[]);
     let reports = report_rows(&state, &rows).await?;
-    let contracts: Vec<ContractView> = data
-        .contracts
-        .iter()
-        .map(|c| ContractView {
-            municipality: format!(
-                "{} ({})",
-                c.contract.municipality.name(),
-                c.contract.municipality.code()
-            ),
-            reference: c.contract.reference.as_str().to_owned(),
-            first: c.first.to_string(),
-            last: c.last.to_string(),
-            budget: c.budget.0,
-            registered_at: ms(c.registered_at),
-        })
-        .collect();
+    let contracts = contract_views(&data);
     render(
         &state,
         &ctx,
@@ -224,6 +209,79 @@ pub(crate) async fn provider_page(
             pager => pager,
         },
     )
+}
+
+fn contract_views(data: &ProviderData) -> Vec<ContractView> {
+    data.contracts
+        .iter()
+        .map(|c| ContractView {
+            municipality: format!(
+                "{} ({})",
+                c.contract.municipality.name(),
+                c.contract.municipality.code()
+            ),
+            reference: c.contract.reference.as_str().to_owned(),
+            first: c.first.to_string(),
+            last: c.last.to_string(),
+            budget: c.budget.0,
+            registered_at: ms(c.registered_at),
+        })
+        .collect()
+}
+
+/// `GET /providers/{org}/contracts.csv`: the provider's contracts, as the page's table shows them.
+pub(crate) async fn provider_contracts_csv(
+    State(state): State<PortalState>,
+    LoggedIn { user, ctx }: LoggedIn,
+    PathParam(org): PathParam<String>,
+) -> Result<Response, Error> {
+    let role = data_role(&user)?;
+    let org = parse_org(&org)?;
+    let data = provider_data(&state, &role, &org).await?;
+    let t = |key: &str| state.ui().translate(ctx.lang, key);
+    let mut csv = Csv::new([
+        t("overview.contract")?,
+        t("overview.municipality")?,
+        t("overview.contract_period")?,
+        t("overview.budget")?,
+        t("provider.registered_at")?,
+    ]);
+    for c in contract_views(&data) {
+        csv.row([
+            Cell::from(c.reference),
+            Cell::from(c.municipality),
+            Cell::from(format!("{} – {}", c.first, c.last)),
+            Cell::Int(c.budget),
+            Cell::Int(c.registered_at),
+        ]);
+    }
+    Ok(csv.into_download(&format!("insyn-avtal-{}.csv", org.digits())))
+}
+
+/// `GET /providers/{org}/keys.csv`: the provider's keys and their history, as the page's table
+/// shows them (the entries that added and revoked each key).
+pub(crate) async fn provider_keys_csv(
+    State(state): State<PortalState>,
+    LoggedIn { user, ctx }: LoggedIn,
+    PathParam(org): PathParam<String>,
+) -> Result<Response, Error> {
+    let role = data_role(&user)?;
+    let org = parse_org(&org)?;
+    let data = provider_data(&state, &role, &org).await?;
+    let t = |key: &str| state.ui().translate(ctx.lang, key);
+    let mut csv = Csv::new([
+        t("provider.key_id")?,
+        t("provider.added_at")?,
+        t("provider.revoked")?,
+    ]);
+    for k in data.keys {
+        csv.row([
+            Cell::from(k.key_id),
+            Cell::Int(k.added_at),
+            k.revoked_at.map_or(Cell::from(""), Cell::Int),
+        ]);
+    }
+    Ok(csv.into_download(&format!("insyn-nycklar-{}.csv", org.digits())))
 }
 
 /// `GET /providers/{org}/reports.csv`: every report of the provider.

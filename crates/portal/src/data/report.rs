@@ -546,31 +546,7 @@ pub(crate) async fn report_page(
             latest: Some(*i) == latest,
         })
         .collect();
-    let mut reviews = Vec::new();
-    for r in located.reviews.iter().rev() {
-        let (comment, comment_missing) = match r.comment {
-            None => (None, Some("review.no_comment")),
-            Some(sha) => match read_payload(state.store(), &user, &sha).await? {
-                Contents::Present(b) => match serde_json::from_slice::<Comment>(&b) {
-                    Ok(c) if !c.comment.trim().is_empty() => (Some(c.comment), None),
-                    Ok(_) => (None, Some("review.no_comment")),
-                    Err(_) => (None, Some("review.comment_unreadable")),
-                },
-                Contents::Erased { .. } => (None, Some("review.comment_erased")),
-                Contents::Missing => (None, Some("review.comment_withheld")),
-            },
-        };
-        reviews.push(ReviewView {
-            index: ms(r.index),
-            report: ms(r.report),
-            decision: status::decision_name(r.decision),
-            decision_key: format!("review.decision.{}", status::decision_name(r.decision)),
-            auditor: r.auditor.clone(),
-            integrated_at: ms(r.integrated_at_ms),
-            comment,
-            comment_missing,
-        });
-    }
+    let reviews = review_views(&state, &user, &located).await?;
 
     // Where the period stands (on time, late, corrected, reviewed), from the ledger alone.
     let now = format::from_unix_ms(state.now_ms()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -676,6 +652,128 @@ pub(crate) async fn report_csv(
     }
     Ok(csv.into_download(&format!(
         "insyn-rapport-{}-{}-{}.csv",
+        located.info.contract.reference.as_str(),
+        located.period,
+        index
+    )))
+}
+
+/// The report's reviews, newest first, with their comments (reading a comment is a recorded
+/// payload read, like opening the report).
+async fn review_views(
+    state: &PortalState,
+    user: &CurrentUser,
+    located: &Located,
+) -> Result<Vec<ReviewView>, Error> {
+    let mut reviews = Vec::new();
+    for r in located.reviews.iter().rev() {
+        let (comment, comment_missing) = match r.comment {
+            None => (None, Some("review.no_comment")),
+            Some(sha) => match read_payload(state.store(), user, &sha).await? {
+                Contents::Present(b) => match serde_json::from_slice::<Comment>(&b) {
+                    Ok(c) if !c.comment.trim().is_empty() => (Some(c.comment), None),
+                    Ok(_) => (None, Some("review.no_comment")),
+                    Err(_) => (None, Some("review.comment_unreadable")),
+                },
+                Contents::Erased { .. } => (None, Some("review.comment_erased")),
+                Contents::Missing => (None, Some("review.comment_withheld")),
+            },
+        };
+        reviews.push(ReviewView {
+            index: ms(r.index),
+            report: ms(r.report),
+            decision: status::decision_name(r.decision),
+            decision_key: format!("review.decision.{}", status::decision_name(r.decision)),
+            auditor: r.auditor.clone(),
+            integrated_at: ms(r.integrated_at_ms),
+            comment,
+            comment_missing,
+        });
+    }
+    Ok(reviews)
+}
+
+fn when(ms_since_epoch: u64) -> Cell {
+    Cell::from(
+        format::from_unix_ms(ms(ms_since_epoch))
+            .map(format::datetime)
+            .unwrap_or_default(),
+    )
+}
+
+/// `GET /reports/{index}/versions.csv`: the report's versions (the original and its corrections),
+/// as the page's table shows them.
+pub(crate) async fn versions_csv(
+    State(state): State<PortalState>,
+    LoggedIn { user, ctx }: LoggedIn,
+    PathParam(index): PathParam<u64>,
+) -> Result<Response, Error> {
+    let role = data_role(&user)?;
+    let located = locate(&state, &role, index).await?;
+    let t = |key: &str| state.ui().translate(ctx.lang, key);
+    let mut csv = Csv::new([
+        t("report.entry")?,
+        t("report.integrated")?,
+        t("report.version")?,
+    ]);
+    let latest = located.versions.last().map(|v| v.0);
+    for (i, at, corrects) in &located.versions {
+        let mut version = match corrects {
+            Some(c) => format!("{} {c}", t("report.version_corrects")?),
+            None => t("report.version_original")?,
+        };
+        if Some(*i) == latest {
+            version = format!("{version} – {}", t("report.version_latest")?);
+        }
+        csv.row([Cell::Int(ms(*i)), when(*at), Cell::from(version)]);
+    }
+    Ok(csv.into_download(&format!(
+        "insyn-versioner-{}-{}-{}.csv",
+        located.info.contract.reference.as_str(),
+        located.period,
+        index
+    )))
+}
+
+/// `GET /reports/{index}/reviews.csv`: the report's review history, newest first, as the page's
+/// table shows it.
+pub(crate) async fn reviews_csv(
+    State(state): State<PortalState>,
+    LoggedIn { user, ctx }: LoggedIn,
+    PathParam(index): PathParam<u64>,
+) -> Result<Response, Error> {
+    let role = data_role(&user)?;
+    let located = locate(&state, &role, index).await?;
+    let t = |key: &str| state.ui().translate(ctx.lang, key);
+    let mut csv = Csv::new([
+        t("report.entry")?,
+        t("review.decision_label")?,
+        t("review.about")?,
+        t("review.auditor")?,
+        t("review.time")?,
+        t("review.comment")?,
+    ]);
+    for r in review_views(&state, &user, &located).await? {
+        let comment = match (r.comment, r.comment_missing) {
+            (Some(c), _) => c,
+            (None, Some(key)) => t(key)?,
+            (None, None) => String::new(),
+        };
+        csv.row([
+            Cell::Int(r.index),
+            Cell::from(t(&r.decision_key)?),
+            Cell::Int(r.report),
+            Cell::from(r.auditor),
+            Cell::from(
+                format::from_unix_ms(r.integrated_at)
+                    .map(format::datetime)
+                    .unwrap_or_default(),
+            ),
+            Cell::from(comment),
+        ]);
+    }
+    Ok(csv.into_download(&format!(
+        "insyn-granskningar-{}-{}-{}.csv",
         located.info.contract.reference.as_str(),
         located.period,
         index

@@ -220,6 +220,30 @@ pub(crate) async fn auditors_see_their_own_municipality_verified_and_every_read_
         csv.body.contains(&format!("\r\n{report};0180;"))
             || csv.body.contains(&format!("{report};0180"))
     );
+    // Every table of the provider page has its CSV.
+    let csv = anna
+        .get(&format!("/providers/{}/contracts.csv", provider.digits()))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(
+        csv.body
+            .starts_with("\u{feff}Avtal;Kommun;Avtalsperiod;Budget för hela avtalet;"),
+        "{}",
+        csv.body
+    );
+    assert!(csv.body.contains(";Stockholm (0180);"), "{}", csv.body);
+    let csv = anna
+        .get(&format!("/providers/{}/keys.csv", provider.digits()))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.body
+            .starts_with("\u{feff}Nyckel-id;Tillagd i post;Återkallad i post"),
+        "{}",
+        csv.body
+    );
+    assert!(csv.body.lines().count() >= 2, "{}", csv.body);
 
     let before = reads_of(&demo.store, report).await;
     let page = anna.get(&format!("/reports/{report}")).await;
@@ -241,6 +265,26 @@ pub(crate) async fn auditors_see_their_own_municipality_verified_and_every_read_
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.body.contains("Kostnader;Fakturerat totalt;"));
     assert_eq!(reads_of(&demo.store, report).await, before + 2);
+    // The report page's other tables: its versions and its reviews.
+    let csv = anna.get(&format!("/reports/{report}/versions.csv")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.body
+            .starts_with("\u{feff}Post i liggaren;Införd i liggaren;Version"),
+        "{}",
+        csv.body
+    );
+    assert!(csv.body.contains(&format!("\r\n{report};")), "{}", csv.body);
+    assert!(csv.body.contains("gällande"), "{}", csv.body);
+    let csv = anna.get(&format!("/reports/{report}/reviews.csv")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.body.starts_with(
+            "\u{feff}Post i liggaren;Beslut;Gäller post;Granskare (konto);Tid;Kommentar"
+        ),
+        "{}",
+        csv.body
+    );
 
     // The inspector sees it too, and chooses municipalities.
     let mut ivar = demo.portal.logged_in("ivar").await;
@@ -281,6 +325,10 @@ pub(crate) async fn another_municipalitys_auditor_and_administrators_are_refused
         format!("/providers/{}/reports.csv", provider.digits()),
         format!("/reports/{report}"),
         format!("/reports/{report}/fields.csv"),
+        format!("/providers/{}/contracts.csv", provider.digits()),
+        format!("/providers/{}/keys.csv", provider.digits()),
+        format!("/reports/{report}/versions.csv"),
+        format!("/reports/{report}/reviews.csv"),
         "/overview?municipality=0180".to_owned(),
         "/overview.csv?municipality=0180".to_owned(),
     ];

@@ -184,6 +184,11 @@ async fn a_tampered_entry_is_named_as_the_first_bad_one() {
     ))
     .await
     .expect("tamper");
+    // The stored full tiles still hold the original bytes; the attacker drops them too, so that
+    // the tiles are built from the rewritten rows.
+    db.execute_unprepared("DELETE FROM full_tiles")
+        .await
+        .expect("tamper");
 
     let mut ivar = demo.portal.logged_in("ivar").await;
     let csrf = ivar.csrf_of("/ledger").await;
