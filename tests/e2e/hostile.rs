@@ -991,7 +991,8 @@ async fn api_routes_for_every_credential() {
     ];
 
     // (method, OpenAPI path, concrete path, body, status per credential above)
-    let rows: Vec<(&str, &str, String, Option<&str>, [u16; 8])> = vec![
+    type RouteRow<'a> = (&'a str, &'a str, String, Option<&'a str>, [u16; 8]);
+    let rows: Vec<RouteRow> = vec![
         ("get", "/checkpoint", "/checkpoint".into(), None, [200; 8]),
         (
             "get",
