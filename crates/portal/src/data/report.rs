@@ -693,9 +693,10 @@ async fn review_views(
     Ok(reviews)
 }
 
-fn when(ms_since_epoch: u64) -> Cell {
+/// A time (Unix milliseconds) as the pages show it, for a CSV cell.
+fn when(unix_ms: i64) -> Cell {
     Cell::from(
-        format::from_unix_ms(ms(ms_since_epoch))
+        format::from_unix_ms(unix_ms)
             .map(format::datetime)
             .unwrap_or_default(),
     )
@@ -725,7 +726,7 @@ pub(crate) async fn versions_csv(
         if Some(*i) == latest {
             version = format!("{version} – {}", t("report.version_latest")?);
         }
-        csv.row([Cell::Int(ms(*i)), when(*at), Cell::from(version)]);
+        csv.row([Cell::Int(ms(*i)), when(ms(*at)), Cell::from(version)]);
     }
     Ok(csv.into_download(&format!(
         "insyn-versioner-{}-{}-{}.csv",
@@ -764,11 +765,7 @@ pub(crate) async fn reviews_csv(
             Cell::from(t(&r.decision_key)?),
             Cell::Int(r.report),
             Cell::from(r.auditor),
-            Cell::from(
-                format::from_unix_ms(r.integrated_at)
-                    .map(format::datetime)
-                    .unwrap_or_default(),
-            ),
+            when(r.integrated_at),
             Cell::from(comment),
         ]);
     }

@@ -24,6 +24,20 @@ async fn submit_all(
     out
 }
 
+/// The paths of the stored full tiles, in order.
+async fn full_tile_paths(store: &Store) -> Vec<String> {
+    let db = store.connection();
+    db.query_all_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        "SELECT path FROM full_tiles ORDER BY path",
+    ))
+    .await
+    .expect("full tiles")
+    .iter()
+    .map(|r| r.try_get::<String>("", "path").expect("path"))
+    .collect()
+}
+
 /// Every receipt verifies on its own, and against the final tree through the store's proofs.
 async fn check_receipts(world: &World, store: &Store, receipts: &[Receipt], label: &str) {
     let size = store.size().await.expect("size");
@@ -125,19 +139,12 @@ async fn appends_are_contiguous_receipts_verify_tiles_and_proofs_match_memory() 
         crate::reads::check_tiles(&store, t.label).await;
         // The full tiles were stored by the appends that completed them (and `check_tiles` just
         // compared what is served, from those rows, with the tiles computed in memory).
-        let db = store.connection();
-        let rows = db
-            .query_all_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT path FROM full_tiles ORDER BY path",
-            ))
-            .await
-            .expect("full tiles");
-        let paths: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get::<String>("", "path").expect("path"))
-            .collect();
-        assert_eq!(paths, ["tile/0/000", "tile/entries/000"], "{}", t.label);
+        assert_eq!(
+            full_tile_paths(&store).await,
+            ["tile/0/000", "tile/entries/000"],
+            "{}",
+            t.label
+        );
         crate::reads::check_proofs(&store, t.label).await;
         crate::reads::check_cosignatures(&store, t.label).await;
         crate::reads::check_reports(&store, &world, t.label).await;
@@ -456,20 +463,8 @@ async fn full_tiles_are_stored_by_whoever_completes_them() {
         batch(&seq_a, 500, 300).await;
         assert_eq!(a.size().await.expect("size"), 804, "{}", t.label);
         crate::reads::check_tiles(&a, t.label).await;
-        let db = a.connection();
-        let rows = db
-            .query_all_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT path FROM full_tiles ORDER BY path",
-            ))
-            .await
-            .expect("full tiles");
-        let paths: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get::<String>("", "path").expect("path"))
-            .collect();
         assert_eq!(
-            paths,
+            full_tile_paths(&a).await,
             [
                 "tile/0/000",
                 "tile/0/001",
