@@ -194,12 +194,29 @@ impl Session {
         problems.extend(self.axe(name).await);
     }
 
+    /// Finds `locator`, waiting up to ten seconds for it to appear (a loaded machine can be
+    /// slow to render); on failure, panics with the page the browser is actually showing.
+    async fn find_waiting(
+        &self,
+        locator: Locator<'_>,
+        what: &str,
+    ) -> fantoccini::elements::Element {
+        for _ in 0..200 {
+            if let Ok(element) = self.client.find(locator).await {
+                return element;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let url = self.client.current_url().await.map(|u| u.to_string());
+        let source = self.client.source().await.unwrap_or_default();
+        let excerpt: String = source.chars().take(2000).collect();
+        panic!("{what} never appeared; the browser shows {url:?}:\n{excerpt}");
+    }
+
     async fn login(&self, username: &str) {
         self.open("/login").await;
-        self.client
-            .find(Locator::Id("username"))
+        self.find_waiting(Locator::Id("username"), "the username field")
             .await
-            .expect("username field")
             .send_keys(username)
             .await
             .expect("type username");
