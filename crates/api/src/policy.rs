@@ -4,17 +4,26 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use insyn_domain::rules::{LedgerState, Problem};
-use insyn_ledger::entry::{Actor, Entry, SignedStatement, Statement};
+use insyn_domain::rules::{LedgerState, Problem, ReportLookup};
+use insyn_ledger::entry::{Actor, ContractRef, Entry, SignedStatement, Statement};
+use insyn_ledger::id::Period;
 use insyn_ledger::keys::PublicKey;
-use insyn_store::{Admission, AdmissionPolicy, SignatureCheck};
+use insyn_store::{Admission, AdmissionPolicy, KnownReports, SignatureCheck};
 
 /// The ledger's rules as the sequencer's admission policy.
 ///
 /// Each signature is verified strictly once: the sequencer verifies a batch in bulk off the
 /// runtime and passes the verdict in [`Admission::signature`]; `check` and the `apply` of the
 /// entry it admitted then skip re-verifying a signature already accepted with the very key the
-/// key history would use. Entries applied any other way (catch-up, replay) are verified in full.
+/// key history would use. Entries applied any other way (catch-up, replay) are verified in full,
+/// except reports, corrections and reviews (below).
+///
+/// Memory stays flat however long the log grows: the state is
+/// [`LedgerState::without_reports`] (keys, registrations and contracts only), and the report
+/// rules are answered from the database through the [`KnownReports`] the sequencer reads for each
+/// batch. Replaying the log at start-up therefore passes over reports, corrections and reviews
+/// (they change nothing this state keeps; each was checked against the rules when it was
+/// admitted, and `insyn verify` checks every one again).
 #[derive(Debug)]
 pub struct LedgerPolicy {
     state: LedgerState,
@@ -39,7 +48,7 @@ impl LedgerPolicy {
     #[must_use]
     pub fn new(log_key: PublicKey) -> Self {
         Self {
-            state: LedgerState::new(log_key),
+            state: LedgerState::without_reports(log_key),
             log_key,
             admitted: Mutex::new(None),
         }
@@ -49,6 +58,19 @@ impl LedgerPolicy {
     #[must_use]
     pub fn state(&self) -> &LedgerState {
         &self.state
+    }
+}
+
+/// The sequencer's [`KnownReports`] as the rules' [`ReportLookup`].
+struct Reports<'a>(&'a KnownReports);
+
+impl ReportLookup for Reports<'_> {
+    fn versions_of(&self, contract: &ContractRef, period: Period) -> Option<(u64, u64)> {
+        self.0.versions(contract, period)
+    }
+
+    fn report_leaf(&self, leaf: u64) -> Option<(ContractRef, Period)> {
+        self.0.report_leaf(leaf).cloned()
     }
 }
 
@@ -68,10 +90,15 @@ impl AdmissionPolicy for LedgerPolicy {
     fn check(&self, candidate: &Admission<'_>) -> Vec<Problem> {
         let signed = candidate.entry.signed();
         let at = candidate.entry.integrated_at_ms();
+        let reports = Reports(candidate.reports);
         let SignatureCheck::Verified(key) = candidate.signature else {
-            return self.state.check(signed, at).err().unwrap_or_default();
+            return self
+                .state
+                .check_with(signed, at, None, &reports)
+                .err()
+                .unwrap_or_default();
         };
-        match self.state.check_verified(signed, at, key) {
+        match self.state.check_with(signed, at, Some(key), &reports) {
             Ok(()) => {
                 *self.admitted.lock().unwrap_or_else(PoisonError::into_inner) =
                     Some((signed.clone(), *key));
@@ -125,34 +152,46 @@ mod tests {
         Statement::build_and_sign(actor, body, payload, key).unwrap()
     }
 
-    fn problems(policy: &LedgerPolicy, signed: &SignedStatement, check: &SignatureCheck) -> usize {
-        let entry = signed.clone().into_entry(NOW);
-        policy
-            .check(&Admission {
-                index: policy.state().len(),
-                entry: &entry,
-                payload: None,
-                signature: check,
-            })
-            .len()
+    /// The policy and the reports of its log, as the sequencer would read them.
+    struct Log {
+        policy: LedgerPolicy,
+        reports: KnownReports,
     }
 
-    /// Checks and, when admitted, applies, as the sequencer does.
-    fn admit(policy: &mut LedgerPolicy, signed: &SignedStatement, check: &SignatureCheck) -> bool {
-        let entry = signed.clone().into_entry(NOW);
-        let index = policy.state().len();
-        let admitted = policy
-            .check(&Admission {
-                index,
-                entry: &entry,
-                payload: None,
-                signature: check,
-            })
-            .is_empty();
-        if admitted {
-            policy.apply(index, &entry);
+    impl Log {
+        fn problems(&self, signed: &SignedStatement, check: &SignatureCheck) -> usize {
+            let entry = signed.clone().into_entry(NOW);
+            self.policy
+                .check(&Admission {
+                    index: self.policy.state().len(),
+                    entry: &entry,
+                    payload: None,
+                    signature: check,
+                    reports: &self.reports,
+                })
+                .len()
         }
-        admitted
+
+        /// Checks and, when admitted, applies, as the sequencer does.
+        fn admit(&mut self, signed: &SignedStatement, check: &SignatureCheck) -> bool {
+            let entry = signed.clone().into_entry(NOW);
+            let index = self.policy.state().len();
+            let admitted = self
+                .policy
+                .check(&Admission {
+                    index,
+                    entry: &entry,
+                    payload: None,
+                    signature: check,
+                    reports: &self.reports,
+                })
+                .is_empty();
+            if admitted {
+                self.policy.apply(index, &entry);
+                self.reports.admitted(index, &entry);
+            }
+            admitted
+        }
     }
 
     /// The sequencer's verdict passed in skips re-verification, but never changes a verdict:
@@ -170,7 +209,10 @@ mod tests {
             municipality: "0180".parse().unwrap(),
             reference: "SOC-1".parse().unwrap(),
         };
-        let mut policy = LedgerPolicy::new(log.public_key());
+        let mut policy = Log {
+            policy: LedgerPolicy::new(log.public_key()),
+            reports: KnownReports::default(),
+        };
         let v = |k: &SigningKey| SignatureCheck::Verified(k.public_key());
         let setup = [
             (
@@ -234,7 +276,7 @@ mod tests {
             ),
         ];
         for (s, c) in &setup {
-            assert!(admit(&mut policy, s, c), "{s:?}");
+            assert!(policy.admit(s, c), "{s:?}");
         }
         let report = |period: &str, key: &SigningKey| {
             sign(
@@ -257,22 +299,17 @@ mod tests {
             SignatureCheck::Unchecked,
             v(&muni_key),
         ] {
-            assert!(problems(&policy, &forged, &c) > 0, "{c:?}");
+            assert!(policy.problems(&forged, &c) > 0, "{c:?}");
         }
         // A stranger's key, verified with that key, is still not the provider's.
         let stranger = SigningKey::from_seed(&[53; 32]);
-        assert!(problems(&policy, &report("2026-03", &stranger), &v(&stranger)) > 0);
+        assert!(policy.problems(&report("2026-03", &stranger), &v(&stranger)) > 0);
 
-        // A check of the good report, then an apply of a different (forged) entry: the apply
-        // verifies in full and refuses it, so the period is still open for the good report.
-        assert_eq!(problems(&policy, &good, &v(&prov_key)), 0);
-        let len = policy.state().len();
-        policy.apply(len, &forged.clone().into_entry(NOW));
-        assert!(admit(&mut policy, &good, &v(&prov_key)));
+        assert!(policy.admit(&good, &v(&prov_key)));
         // A second report for the period is refused on both paths.
         let again = report("2026-03", &prov_key);
-        assert!(problems(&policy, &again, &v(&prov_key)) > 0);
-        assert!(problems(&policy, &again, &SignatureCheck::Unchecked) > 0);
+        assert!(policy.problems(&again, &v(&prov_key)) > 0);
+        assert!(policy.problems(&again, &SignatureCheck::Unchecked) > 0);
 
         // Revoked: refused although the signature itself verifies with that key.
         let revoke = sign(
@@ -284,12 +321,25 @@ mod tests {
             None,
             &muni_key,
         );
-        assert!(admit(&mut policy, &revoke, &v(&muni_key)));
-        let late = report("2026-04", &prov_key);
-        assert!(problems(&policy, &late, &v(&prov_key)) > 0);
+        // A check of the revocation, then an apply of a different (forged) entry: the apply
+        // verifies in full and refuses it, so the key is still valid.
+        assert_eq!(policy.problems(&revoke, &v(&muni_key)), 0);
+        let forged_revoke =
+            SignedStatement::new(revoke.statement().clone(), muni_key.sign(b"not this"));
+        let len = policy.policy.state().len();
+        policy
+            .policy
+            .apply(len, &forged_revoke.clone().into_entry(NOW));
         assert_eq!(
-            problems(&policy, &late, &v(&prov_key)),
-            problems(&policy, &late, &SignatureCheck::Unchecked)
+            policy.problems(&report("2026-04", &prov_key), &v(&prov_key)),
+            0
+        );
+        assert!(policy.admit(&revoke, &v(&muni_key)));
+        let late = report("2026-04", &prov_key);
+        assert!(policy.problems(&late, &v(&prov_key)) > 0);
+        assert_eq!(
+            policy.problems(&late, &v(&prov_key)),
+            policy.problems(&late, &SignatureCheck::Unchecked)
         );
     }
 }

@@ -28,7 +28,9 @@
 //! and about 80 bytes per report or correction (its contract interned to a 4-byte number, its
 //! period, the leaf indices of its original and latest version, a review count and the last
 //! decision, plus a 16-byte leaf-to-report row), so a million reports take under 100 MB, whatever
-//! else the log holds. The test `memory_per_report_is_small` pins the sizes.
+//! else the log holds. The test `memory_per_report_is_small` pins the sizes. A server, whose log
+//! grows without end, uses [`LedgerState::without_reports`] instead: nothing per report in memory,
+//! the report rules answered from its database through [`ReportLookup`].
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -231,9 +233,24 @@ pub struct ReportVersions {
     pub last_review: Option<(Decision, u64)>,
 }
 
+/// What the rules need to know about the reports already in the log: the versions of a report,
+/// and what a report leaf is about. A [`Registry`] answers from memory; a server that keeps its
+/// reports in a database (the sequencer) answers from there, so that its memory does not grow with
+/// the log ([`Registry::without_reports`]).
+pub trait ReportLookup {
+    /// The leaf indices of the original and of the latest version (the original or its last
+    /// correction) of the report for `contract` and `period`, if one was submitted.
+    fn versions_of(&self, contract: &ContractRef, period: Period) -> Option<(u64, u64)>;
+
+    /// The contract and period of the report or correction at leaf `leaf`, if it is one.
+    fn report_leaf(&self, leaf: u64) -> Option<(ContractRef, Period)>;
+}
+
 /// The registry: everything registered and reported so far, built by applying entries in log order.
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
+    /// True for a registry that keeps no reports ([`Registry::without_reports`]).
+    without_reports: bool,
     municipalities: HashSet<MunicipalityCode>,
     inspectors: HashSet<InspectorName>,
     providers: HashMap<OrgNumber, ProviderInfo>,
@@ -253,6 +270,24 @@ impl Registry {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A registry that keeps nothing per report, correction or review: registrations and
+    /// contracts only, so its memory grows with the registered world, never with the log. Its
+    /// caller answers the report rules from elsewhere ([`Registry::check_with`]); checking with the
+    /// registry itself ([`Registry::check`]) would see no report at all.
+    #[must_use]
+    pub fn without_reports() -> Self {
+        Self {
+            without_reports: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this registry keeps no reports ([`Registry::without_reports`]).
+    #[must_use]
+    pub fn keeps_reports(&self) -> bool {
+        !self.without_reports
     }
 
     /// Whether the municipality is registered.
@@ -392,11 +427,26 @@ impl Registry {
     /// # Errors
     /// Every [`Problem`] found (never an empty list).
     pub fn check(&self, statement: &Statement, integrated_at_ms: u64) -> Result<(), Vec<Problem>> {
+        self.check_with(statement, integrated_at_ms, self)
+    }
+
+    /// [`Registry::check`], with the reports already in the log found in `reports` rather than in
+    /// this registry.
+    ///
+    /// # Errors
+    /// Every [`Problem`] found (never an empty list).
+    pub fn check_with(
+        &self,
+        statement: &Statement,
+        integrated_at_ms: u64,
+        reports: &dyn ReportLookup,
+    ) -> Result<(), Vec<Problem>> {
         let mut problems = Vec::new();
         self.check_into(
             statement.actor(),
             statement.body(),
             integrated_at_ms,
+            reports,
             &mut problems,
         );
         if problems.is_empty() {
@@ -421,7 +471,14 @@ impl Registry {
         Ok(())
     }
 
-    fn check_into(&self, actor: &Actor, body: &Body, at_ms: u64, out: &mut Vec<Problem>) {
+    fn check_into(
+        &self,
+        actor: &Actor,
+        body: &Body,
+        at_ms: u64,
+        reports: &dyn ReportLookup,
+        out: &mut Vec<Problem>,
+    ) {
         use ProblemCode as P;
         let wrong_actor = |who: &str| {
             Problem::new(
@@ -504,15 +561,13 @@ impl Registry {
             }
             Body::ReportSubmitted { contract, period } => {
                 if let Some(info) = self.check_report_basics(actor, contract, *period, at_ms, out)
-                    && let Some(v) = self
-                        .contract_no(contract)
-                        .and_then(|n| self.reports.get(&(n, *period)))
+                    && let Some((original, latest)) = reports.versions_of(contract, *period)
                 {
                     out.push(Problem::new(
                         P::ReportAlreadySubmitted,
                         format!(
-                            "a report for {} {period} was already submitted (entry {}); to change it, submit a correction that supersedes entry {}",
-                            info.contract, v.original, v.latest
+                            "a report for {} {period} was already submitted (entry {original}); to change it, submit a correction that supersedes entry {latest}",
+                            info.contract
                         ),
                     ));
                 }
@@ -526,22 +581,21 @@ impl Registry {
                     .check_report_basics(actor, contract, *period, at_ms, out)
                     .is_some()
                 {
-                    match self.report_at(*supersedes) {
+                    match reports.report_leaf(*supersedes) {
                         None => out.push(Problem::new(
                             P::UnknownReport,
                             format!("entry {supersedes} is not a report or a correction, so it cannot be superseded"),
                         )),
-                        Some((target, target_period)) if target.contract != *contract || target_period != *period => {
+                        Some((target, target_period)) if target != *contract || target_period != *period => {
                             out.push(Problem::new(
                                 P::CorrectionOfAnotherReport,
                                 format!(
-                                    "entry {supersedes} is the report for {} {target_period}, not for {contract} {period}",
-                                    target.contract
+                                    "entry {supersedes} is the report for {target} {target_period}, not for {contract} {period}",
                                 ),
                             ));
                         }
                         Some(_) => {
-                            let latest = self.report(contract, *period).map(|v| v.latest);
+                            let latest = reports.versions_of(contract, *period).map(|(_, latest)| latest);
                             if let Some(latest) = latest.filter(|l| l != supersedes) {
                                 out.push(Problem::new(
                                     P::CorrectionNotOfLatest,
@@ -556,19 +610,18 @@ impl Registry {
             }
             Body::ReportReviewed { report, .. } => {
                 let reviewer = self.check_registered_municipality(actor, out);
-                match self.report_at(*report) {
+                match reports.report_leaf(*report) {
                     None => out.push(Problem::new(
                         P::UnknownReport,
                         format!("entry {report} is not a report or a correction, so it cannot be reviewed"),
                     )),
-                    Some((info, _)) => {
-                        if let Some(m) = reviewer.filter(|m| *m != info.contract.municipality) {
+                    Some((contract, _)) => {
+                        if let Some(m) = reviewer.filter(|m| *m != contract.municipality) {
                             out.push(Problem::new(
                                 P::ReviewOfAnotherMunicipality,
                                 format!(
-                                    "entry {report} reports on contract {}, so only municipality {} may review it, not {}",
-                                    info.contract,
-                                    info.contract.municipality.code(),
+                                    "entry {report} reports on contract {contract}, so only municipality {} may review it, not {}",
+                                    contract.municipality.code(),
                                     m.code()
                                 ),
                             ));
@@ -706,6 +759,9 @@ impl Registry {
     /// change nothing they cannot (e.g. a correction of an unknown report is ignored), so replaying
     /// a log never panics; run [`Registry::check`] first to know.
     pub fn apply(&mut self, index: u64, statement: &Statement) {
+        if self.without_reports && is_about_reports(statement.body()) {
+            return;
+        }
         match statement.body() {
             Body::MunicipalityRegistered { municipality } => {
                 self.municipalities.insert(*municipality);
@@ -812,6 +868,28 @@ impl Registry {
     }
 }
 
+impl ReportLookup for Registry {
+    fn versions_of(&self, contract: &ContractRef, period: Period) -> Option<(u64, u64)> {
+        self.report(contract, period)
+            .map(|v| (v.original, v.latest))
+    }
+
+    fn report_leaf(&self, leaf: u64) -> Option<(ContractRef, Period)> {
+        self.report_at(leaf)
+            .map(|(info, period)| (info.contract.clone(), period))
+    }
+}
+
+/// Whether the statement is a report, a correction or a review: the entries a registry without
+/// reports keeps nothing of, and which change no key.
+#[must_use]
+pub fn is_about_reports(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::ReportSubmitted { .. } | Body::ReportCorrected { .. } | Body::ReportReviewed { .. }
+    )
+}
+
 /// The key history's verdict as a [`Problem`].
 fn key_problem(e: &HistoryError, statement: &Statement) -> Problem {
     let about_keys = matches!(
@@ -866,6 +944,20 @@ impl LedgerState {
         }
     }
 
+    /// The state of an empty log signed by `log_key`, for a server that keeps its reports in its
+    /// database: the registry keeps none ([`Registry::without_reports`]), checks take the reports
+    /// from a [`ReportLookup`] ([`LedgerState::check_with`]), and applying a report, correction or
+    /// review only moves the index on (it changes no key and nothing this state keeps; the
+    /// caller vouches for it: it was checked when it was admitted). Its memory grows with the
+    /// registered world, not with the log.
+    #[must_use]
+    pub fn without_reports(log_key: PublicKey) -> Self {
+        Self {
+            keys: KeyHistory::new(log_key),
+            registry: Registry::without_reports(),
+        }
+    }
+
     /// The index the next entry gets.
     #[must_use]
     pub fn len(&self) -> u64 {
@@ -888,7 +980,7 @@ impl LedgerState {
         signed: &SignedStatement,
         integrated_at_ms: u64,
     ) -> Result<(), Vec<Problem>> {
-        self.check_inner(signed, integrated_at_ms, None)
+        self.check_with(signed, integrated_at_ms, None, &self.registry)
     }
 
     /// [`LedgerState::check`] for a caller (the sequencer) that has already verified the
@@ -905,18 +997,25 @@ impl LedgerState {
         integrated_at_ms: u64,
         verified_key: &PublicKey,
     ) -> Result<(), Vec<Problem>> {
-        self.check_inner(signed, integrated_at_ms, Some(verified_key))
+        self.check_with(signed, integrated_at_ms, Some(verified_key), &self.registry)
     }
 
-    fn check_inner(
+    /// [`LedgerState::check`] (or, with `verified_key`, [`LedgerState::check_verified`]) with the
+    /// reports already in the log found in `reports`: what a state made
+    /// [`LedgerState::without_reports`] checks with.
+    ///
+    /// # Errors
+    /// As [`LedgerState::check`].
+    pub fn check_with(
         &self,
         signed: &SignedStatement,
         integrated_at_ms: u64,
         verified_key: Option<&PublicKey>,
+        reports: &dyn ReportLookup,
     ) -> Result<(), Vec<Problem>> {
         let mut problems = self
             .registry
-            .check(signed.statement(), integrated_at_ms)
+            .check_with(signed.statement(), integrated_at_ms, reports)
             .err()
             .unwrap_or_default();
         let keys = match verified_key {
@@ -982,6 +1081,12 @@ impl LedgerState {
         verified_key: Option<&PublicKey>,
     ) -> Result<(), Vec<Problem>> {
         let index = self.keys.len();
+        if !self.registry.keeps_reports() && is_about_reports(entry.statement().body()) {
+            return self
+                .keys
+                .pass_over(entry)
+                .map_err(|e| vec![key_problem(&e, entry.statement())]);
+        }
         let mut problems = self
             .registry
             .check(entry.statement(), entry.integrated_at_ms())

@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod entity;
 mod error;
 mod hashes;
+mod known_reports;
 mod reads;
 mod sequencer;
 
@@ -30,6 +31,7 @@ use sea_orm::DatabaseConnection;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connect::Backend;
 pub use error::{StoreError, is_append_only_refusal};
+pub use known_reports::KnownReports;
 pub use reads::{
     CheckpointRecord, CosignatureRecord, LogIdentity, MAX_PAGE, Page, PayloadContent,
     PayloadReadRecord, PayloadReader, ReadLogQuery, ReadLogRecord, ReportQuery, ReportRecord,

@@ -38,6 +38,7 @@ use crate::entity::{
 };
 use crate::error::to_db;
 use crate::hashes::HashCache;
+use crate::known_reports::KnownReports;
 use crate::reads::{committed_size, entries_in, stored_entry};
 use crate::{Store, StoreError};
 
@@ -75,6 +76,11 @@ pub struct Admission<'a> {
     pub payload: Option<&'a [u8]>,
     /// What the sequencer found about its signature.
     pub signature: &'a SignatureCheck,
+    /// The reports in the log (and earlier in this batch) that the candidate's statement names:
+    /// the original and latest version of the report for its contract and period, and the
+    /// report a correction or review points at. Read from the database under the log's write
+    /// lock, so a policy need keep nothing per report in memory.
+    pub reports: &'a KnownReports,
 }
 
 /// The admission policy: the in-memory state of the log that decides what may be appended next.
@@ -628,6 +634,16 @@ impl<P: AdmissionPolicy> Worker<P> {
             }
         }
 
+        // The reports the candidates name, as the log holds them now.
+        let mut known = KnownReports::load(
+            &txn,
+            batch
+                .iter()
+                .filter(|r| !existing.contains_key(&r.candidate.dedupe))
+                .map(|r| r.candidate.signed.statement().body()),
+        )
+        .await?;
+
         let origin = self.signer.verifier().name().to_owned();
         let mut next = size;
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -662,6 +678,7 @@ impl<P: AdmissionPolicy> Worker<P> {
                 entry: &entry,
                 payload: c.payload.as_deref(),
                 signature: &check,
+                reports: &known,
             };
             let problems = self.policy.check(&admission);
             if !problems.is_empty() {
@@ -669,6 +686,7 @@ impl<P: AdmissionPolicy> Worker<P> {
                 continue;
             }
             self.policy.apply(next, &entry);
+            known.admitted(next, &entry);
             self.known = next + 1;
             self.last_time = now;
             let bytes = entry.encode();

@@ -750,8 +750,102 @@ mod properties {
         .prop_map(|(a, b)| st(a, b))
     }
 
+    /// The reports as a database table holds them (one row per report or correction, as the
+    /// store's `report_index`), searched the slow, obvious way: an implementation of
+    /// [`ReportLookup`] independent of the registry's maps.
+    #[derive(Default)]
+    struct Table(Vec<(u64, ContractRef, Period, bool)>);
+
+    impl Table {
+        fn record(&mut self, index: u64, statement: &Statement) {
+            match statement.body() {
+                Body::ReportSubmitted { contract, period } => {
+                    self.0.push((index, contract.clone(), *period, false))
+                }
+                Body::ReportCorrected {
+                    contract, period, ..
+                } => self.0.push((index, contract.clone(), *period, true)),
+                _ => {}
+            }
+        }
+    }
+
+    impl ReportLookup for Table {
+        fn versions_of(&self, contract: &ContractRef, period: Period) -> Option<(u64, u64)> {
+            let rows = || self.0.iter().filter(|r| r.1 == *contract && r.2 == period);
+            let original = rows().find(|r| !r.3)?.0;
+            let latest = rows().map(|r| r.0).max()?;
+            Some((original, latest))
+        }
+
+        fn report_leaf(&self, leaf: u64) -> Option<(ContractRef, Period)> {
+            self.0
+                .iter()
+                .find(|r| r.0 == leaf)
+                .map(|r| (r.1.clone(), r.2))
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A registry without reports, answering the report rules from a table of the log's
+        /// reports (what the sequencer does with its database), gives exactly the verdicts of the
+        /// registry that keeps every report in memory, and keeps nothing per report itself.
+        #[test]
+        fn a_registry_without_reports_gives_the_same_verdicts(statements in proptest::collection::vec(any_statement(), 1..80)) {
+            let mut full = Registry::new();
+            let mut lean = Registry::without_reports();
+            let mut table = Table::default();
+            let contract = |muni: &str, reference: &str, provider: &str, last: &str| Body::ContractRegistered {
+                contract: cref(muni, reference),
+                provider: org(provider),
+                first: p("2026-01"),
+                last: p(last),
+                budget: Sek(1_000),
+            };
+            let setup = [
+                st(Actor::Operator, Body::MunicipalityRegistered { municipality: m(STHLM) }),
+                st(Actor::Operator, Body::MunicipalityRegistered { municipality: m(GBG) }),
+                st(Actor::Municipality(m(STHLM)), Body::ProviderRegistered { provider: org(PROV) }),
+                st(Actor::Municipality(m(STHLM)), Body::ProviderRegistered { provider: org(OTHER) }),
+                st(Actor::Municipality(m(GBG)), Body::ProviderRegistered { provider: org(PROV) }),
+                st(Actor::Municipality(m(STHLM)), contract(STHLM, "A", PROV, "2026-03")),
+                st(Actor::Municipality(m(STHLM)), contract(STHLM, "B", OTHER, "2026-04")),
+                st(Actor::Municipality(m(GBG)), contract(GBG, "A", PROV, "2026-02")),
+            ];
+            let mut reached_report_rules = 0;
+            for (i, s) in setup.iter().chain(&statements).enumerate() {
+                let i = i as u64;
+                // Aim corrections and reviews at what exists, two times in three.
+                let aimed = match s.body() {
+                    Body::ReportCorrected { contract, period, supersedes } if supersedes % 3 != 0 => full
+                        .report(contract, *period)
+                        .map(|v| Body::ReportCorrected { contract: contract.clone(), period: *period, supersedes: v.latest }),
+                    Body::ReportReviewed { report, decision, auditor } if report % 3 != 0 && !full.report_leaves.is_empty() => {
+                        let leaf = full.report_leaves[(*report as usize) % full.report_leaves.len()].0;
+                        Some(Body::ReportReviewed { report: leaf, decision: *decision, auditor: auditor.clone() })
+                    }
+                    _ => None,
+                };
+                let aimed = aimed.map(|body| st(s.actor().clone(), body));
+                let s = aimed.as_ref().unwrap_or(s);
+                let expected = full.check(s, now());
+                prop_assert_eq!(&lean.check_with(s, now(), &table), &expected);
+                if expected.as_ref().err().is_some_and(|ps| ps.iter().any(|p| matches!(p.code, ProblemCode::ReportAlreadySubmitted | ProblemCode::CorrectionNotOfLatest | ProblemCode::CorrectionOfAnotherReport | ProblemCode::ReviewOfAnotherMunicipality))) {
+                    reached_report_rules += 1;
+                }
+                if expected.is_ok() {
+                    full.apply(i, s);
+                    lean.apply(i, s);
+                    table.record(i, s);
+                }
+            }
+            prop_assert!(lean.reports.is_empty() && lean.corrections.is_empty() && lean.report_leaves.is_empty());
+            if std::env::var_os("INSYN_PROPERTY_STATS").is_some() {
+                eprintln!("report rules reached {reached_report_rules} times");
+            }
+        }
 
         /// Whatever is submitted, admitting never panics, refused statements change nothing, and
         /// what is admitted keeps the registry's invariants.
