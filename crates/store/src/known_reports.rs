@@ -11,11 +11,10 @@ use std::collections::{HashMap, HashSet};
 
 use insyn_ledger::entry::{Body, ContractRef, Entry};
 use insyn_ledger::id::Period;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
 
 use crate::StoreError;
-use crate::entity::{entries, report_index};
+use crate::entity::entries;
 use crate::error::to_db;
 use crate::reads::stored_entry;
 
@@ -76,7 +75,7 @@ impl KnownReports {
     }
 
     /// Reads what the log holds about the reports `entries` refer to.
-    pub(crate) async fn load<'a, C: ConnectionTrait>(
+    pub async fn load<'a, C: ConnectionTrait>(
         db: &C,
         statements: impl Iterator<Item = &'a Body>,
     ) -> Result<Self, StoreError> {
@@ -104,48 +103,19 @@ impl KnownReports {
         let mut known = Self::default();
         let keys: Vec<Key> = keys.into_iter().collect();
         for chunk in keys.chunks(QUERY_CHUNK) {
-            let rows: Vec<(i64, String, String, String, Option<i64>)> =
-                report_index::Entity::find()
-                    .select_only()
-                    .columns([
-                        report_index::Column::Idx,
-                        report_index::Column::Municipality,
-                        report_index::Column::ContractRef,
-                        report_index::Column::Period,
-                        report_index::Column::Supersedes,
-                    ])
-                    .filter(
-                        Expr::tuple([
-                            Expr::col(report_index::Column::Municipality),
-                            Expr::col(report_index::Column::ContractRef),
-                            Expr::col(report_index::Column::Period),
-                        ])
-                        .in_tuples(chunk.iter().cloned()),
-                    )
-                    .into_tuple()
-                    .all(db)
-                    .await?;
-            for (idx, municipality, contract_ref, period, supersedes) in rows {
-                let idx = u64::try_from(idx)
-                    .map_err(|_| StoreError::Corrupt(format!("report index {idx}")))?;
-                let v = known
-                    .versions
-                    .entry((municipality, contract_ref, period))
-                    .or_insert((u64::MAX, 0));
-                if supersedes.is_none() {
-                    v.0 = idx;
+            for (key, original, latest) in report_versions(db, chunk).await? {
+                match (original, latest) {
+                    (None, None) => {}
+                    (Some(original), Some(latest)) => {
+                        known.versions.insert(key, (original, latest));
+                    }
+                    _ => {
+                        return Err(StoreError::Corrupt(
+                            "a report's corrections are indexed without its original".to_owned(),
+                        ));
+                    }
                 }
-                v.1 = Ord::max(v.1, idx);
             }
-        }
-        if known
-            .versions
-            .values()
-            .any(|(original, _)| *original == u64::MAX)
-        {
-            return Err(StoreError::Corrupt(
-                "a report's corrections are indexed without its original".to_owned(),
-            ));
         }
         let leaves: Vec<i64> = leaves
             .into_iter()
@@ -171,4 +141,80 @@ impl KnownReports {
         }
         Ok(known)
     }
+}
+
+/// For each (municipality, contract, period) key: the original report's index and the latest
+/// version's, both `None` when the period has no report.
+///
+/// Each key is looked up on its own, by correlated subqueries over a `VALUES` list, which both
+/// databases answer from the `report_index_contract` index (the latest version is the last
+/// index entry of the key). A row-value `IN (…)` or a join instead leaves the access path to the
+/// planner, and PostgreSQL, while a fresh or fast-growing table has no statistics yet, chose to
+/// filter every report of the municipality: each batch's admission then cost more as the log grew.
+async fn report_versions<C: ConnectionTrait>(
+    db: &C,
+    keys: &[Key],
+) -> Result<Vec<(Key, Option<u64>, Option<u64>)>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = db
+        .query_all_raw(versions_statement(db.get_database_backend(), keys))
+        .await?;
+    let index = |v: Option<i64>| {
+        v.map(|i| u64::try_from(i).map_err(|_| StoreError::Corrupt(format!("report index {i}"))))
+            .transpose()
+    };
+    rows.iter()
+        .map(|row| {
+            let key: Key = (
+                row.try_get("", "municipality")?,
+                row.try_get("", "contract_ref")?,
+                row.try_get("", "period")?,
+            );
+            let original: Option<i64> = row.try_get("", "original")?;
+            let latest: Option<i64> = row.try_get("", "latest")?;
+            Ok((key, index(original)?, index(latest)?))
+        })
+        .collect()
+}
+
+impl KnownReports {
+    /// The statement that [`KnownReports::load`] runs for these contracts and periods (`None` for
+    /// none), for tests that inspect its plan.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn versions_statement(
+        backend: DbBackend,
+        keys: &[(ContractRef, Period)],
+    ) -> Option<Statement> {
+        let keys: Vec<Key> = keys.iter().map(|(c, p)| key(c, *p)).collect();
+        (!keys.is_empty()).then(|| versions_statement(backend, &keys))
+    }
+}
+
+/// `keys` must not be empty (`VALUES` needs a row).
+fn versions_statement(backend: DbBackend, keys: &[Key]) -> Statement {
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(keys.len() * 3);
+    let mut rows = Vec::with_capacity(keys.len());
+    for (municipality, contract_ref, period) in keys {
+        let mut row = Vec::with_capacity(3);
+        for v in [municipality, contract_ref, period] {
+            values.push(v.clone().into());
+            row.push(match backend {
+                DbBackend::Postgres => format!("${}", values.len()),
+                _ => "?".to_owned(),
+            });
+        }
+        rows.push(format!("({})", row.join(", ")));
+    }
+    let same = "r.municipality = k.column1 AND r.contract_ref = k.column2 AND r.period = k.column3";
+    let sql = format!(
+        "SELECT k.column1 AS municipality, k.column2 AS contract_ref, k.column3 AS period, \
+         (SELECT MIN(r.idx) FROM report_index r WHERE {same} AND r.supersedes IS NULL) AS original, \
+         (SELECT MAX(r.idx) FROM report_index r WHERE {same}) AS latest \
+         FROM (VALUES {}) AS k",
+        rows.join(", ")
+    );
+    Statement::from_sql_and_values(backend, sql, values)
 }

@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod harness;
+mod known_reports;
 mod reads;
 mod schema;
 mod sequencer;
