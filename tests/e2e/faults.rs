@@ -489,7 +489,7 @@ async fn disk_full(mnt: &Path, data_dir: &Path, db: &Db) {
             h.body["size"].as_u64(),
             Some(before + stored + 1),
             "after the disk-full episode a receipt was given for an entry that other database \
-             connections do not see (not committed; see docs/RELIABILITY.md, known bugs)"
+             connections do not see (not committed; the bug docs/RELIABILITY.md describes under \"Fixed\")"
         );
     }
     eprintln!("disk freed: checking the log before a restart");
