@@ -194,3 +194,42 @@ async fn the_versions_query_reads_only_the_keys_it_asks_for() {
     })
     .await;
 }
+
+/// On PostgreSQL the sequencer refreshes the planner's statistics as the log doubles, so a fresh
+/// log under load does not run for a minute on plans made for an empty table (autovacuum's
+/// round). Checked through `pg_stat_user_tables.last_analyze`, which only a manual `ANALYZE` sets.
+#[tokio::test]
+async fn postgres_statistics_are_refreshed_as_the_log_grows() {
+    on_each_db("statistics", |t: TestDb| async move {
+        let world = World::new();
+        let (store, _clock) = store(&t.url).await;
+        let seq = world.sequencer(&store).await;
+        for c in world.setup() {
+            seq.submit(c).await.expect("setup");
+        }
+        submit_reports(&world, &seq, 1100).await;
+        if t.label != "postgres" {
+            return;
+        }
+        let db = store.connection();
+        let analyzed = || async {
+            db.query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT last_analyze IS NOT NULL AS done FROM pg_stat_user_tables \
+                 WHERE relname = 'report_index'",
+            ))
+            .await
+            .expect("statistics view")
+            .map(|r| r.try_get::<bool>("", "done").expect("done"))
+            .unwrap_or(false)
+        };
+        for _ in 0..100 {
+            if analyzed().await {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("report_index was never analysed after the log passed 1,024 entries");
+    })
+    .await;
+}
