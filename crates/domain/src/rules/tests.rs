@@ -786,6 +786,63 @@ mod properties {
         }
     }
 
+    /// A registered world for random statements to land in: two municipalities, two providers,
+    /// three contracts.
+    fn registered_world() -> [Statement; 8] {
+        let contract =
+            |muni: &str, reference: &str, provider: &str, last: &str| Body::ContractRegistered {
+                contract: cref(muni, reference),
+                provider: org(provider),
+                first: p("2026-01"),
+                last: p(last),
+                budget: Sek(1_000),
+            };
+        [
+            st(
+                Actor::Operator,
+                Body::MunicipalityRegistered {
+                    municipality: m(STHLM),
+                },
+            ),
+            st(
+                Actor::Operator,
+                Body::MunicipalityRegistered {
+                    municipality: m(GBG),
+                },
+            ),
+            st(
+                Actor::Municipality(m(STHLM)),
+                Body::ProviderRegistered {
+                    provider: org(PROV),
+                },
+            ),
+            st(
+                Actor::Municipality(m(STHLM)),
+                Body::ProviderRegistered {
+                    provider: org(OTHER),
+                },
+            ),
+            st(
+                Actor::Municipality(m(GBG)),
+                Body::ProviderRegistered {
+                    provider: org(PROV),
+                },
+            ),
+            st(
+                Actor::Municipality(m(STHLM)),
+                contract(STHLM, "A", PROV, "2026-03"),
+            ),
+            st(
+                Actor::Municipality(m(STHLM)),
+                contract(STHLM, "B", OTHER, "2026-04"),
+            ),
+            st(
+                Actor::Municipality(m(GBG)),
+                contract(GBG, "A", PROV, "2026-02"),
+            ),
+        ]
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -797,23 +854,7 @@ mod properties {
             let mut full = Registry::new();
             let mut lean = Registry::without_reports();
             let mut table = Table::default();
-            let contract = |muni: &str, reference: &str, provider: &str, last: &str| Body::ContractRegistered {
-                contract: cref(muni, reference),
-                provider: org(provider),
-                first: p("2026-01"),
-                last: p(last),
-                budget: Sek(1_000),
-            };
-            let setup = [
-                st(Actor::Operator, Body::MunicipalityRegistered { municipality: m(STHLM) }),
-                st(Actor::Operator, Body::MunicipalityRegistered { municipality: m(GBG) }),
-                st(Actor::Municipality(m(STHLM)), Body::ProviderRegistered { provider: org(PROV) }),
-                st(Actor::Municipality(m(STHLM)), Body::ProviderRegistered { provider: org(OTHER) }),
-                st(Actor::Municipality(m(GBG)), Body::ProviderRegistered { provider: org(PROV) }),
-                st(Actor::Municipality(m(STHLM)), contract(STHLM, "A", PROV, "2026-03")),
-                st(Actor::Municipality(m(STHLM)), contract(STHLM, "B", OTHER, "2026-04")),
-                st(Actor::Municipality(m(GBG)), contract(GBG, "A", PROV, "2026-02")),
-            ];
+            let setup = registered_world();
             let mut reached_report_rules = 0;
             for (i, s) in setup.iter().chain(&statements).enumerate() {
                 let i = i as u64;
@@ -853,23 +894,7 @@ mod properties {
         fn admitted_histories_keep_the_invariants(statements in proptest::collection::vec(any_statement(), 1..80)) {
             let mut r = Registry::new();
             // A registered world to start from, so random statements reach the report rules.
-            let contract = |muni: &str, reference: &str, provider: &str, last: &str| Body::ContractRegistered {
-                contract: cref(muni, reference),
-                provider: org(provider),
-                first: p("2026-01"),
-                last: p(last),
-                budget: Sek(1_000),
-            };
-            let setup = [
-                st(Actor::Operator, Body::MunicipalityRegistered { municipality: m(STHLM) }),
-                st(Actor::Operator, Body::MunicipalityRegistered { municipality: m(GBG) }),
-                st(Actor::Municipality(m(STHLM)), Body::ProviderRegistered { provider: org(PROV) }),
-                st(Actor::Municipality(m(STHLM)), Body::ProviderRegistered { provider: org(OTHER) }),
-                st(Actor::Municipality(m(GBG)), Body::ProviderRegistered { provider: org(PROV) }),
-                st(Actor::Municipality(m(STHLM)), contract(STHLM, "A", PROV, "2026-03")),
-                st(Actor::Municipality(m(STHLM)), contract(STHLM, "B", OTHER, "2026-04")),
-                st(Actor::Municipality(m(GBG)), contract(GBG, "A", PROV, "2026-02")),
-            ];
+            let setup = registered_world();
             for (i, s) in setup.iter().enumerate() {
                 prop_assert!(r.admit(i as u64, s, now()).is_ok());
             }

@@ -4,7 +4,7 @@
 
 use insyn_ledger::entry::{Actor, Body};
 use insyn_ledger::id::Period;
-use insyn_store::{KnownReports, Sequencer};
+use insyn_store::{KnownReports, Sequencer, Store};
 use sea_orm::{ConnectionTrait, Statement};
 use tokio::task::JoinSet;
 
@@ -23,6 +23,17 @@ async fn submit_reports(world: &World, seq: &Sequencer<TestPolicy>, n: u32) {
     }
 }
 
+/// A store on `url` with a running sequencer and the world's municipality, provider and keys.
+async fn registered(url: &str) -> (World, Store, Sequencer<TestPolicy>) {
+    let world = World::new();
+    let (store, _clock) = store(url).await;
+    let seq = world.sequencer(&store).await;
+    for c in world.setup() {
+        seq.submit(c).await.expect("setup");
+    }
+    (world, store, seq)
+}
+
 fn period(year: u16, month: u8) -> Period {
     Period::new(year, month).expect("period")
 }
@@ -30,12 +41,7 @@ fn period(year: u16, month: u8) -> Period {
 #[tokio::test]
 async fn report_versions_and_leaves_come_from_the_database() {
     on_each_db("known_reports", |t: TestDb| async move {
-        let world = World::new();
-        let (store, _clock) = store(&t.url).await;
-        let seq = world.sequencer(&store).await;
-        for c in world.setup() {
-            seq.submit(c).await.expect("setup");
-        }
+        let (world, store, seq) = registered(&t.url).await;
         // Contract 0 has periods 2020-01 .. 2029-12 (120 reports), contract 1 the first 80.
         submit_reports(&world, &seq, 200).await;
         let size = store.size().await.expect("size");
@@ -139,12 +145,7 @@ async fn report_versions_and_leaves_come_from_the_database() {
 #[tokio::test]
 async fn the_versions_query_reads_only_the_keys_it_asks_for() {
     on_each_db("versions_plan", |t: TestDb| async move {
-        let world = World::new();
-        let (store, _clock) = store(&t.url).await;
-        let seq = world.sequencer(&store).await;
-        for c in world.setup() {
-            seq.submit(c).await.expect("setup");
-        }
+        let (world, store, seq) = registered(&t.url).await;
         submit_reports(&world, &seq, 600).await;
         let keys: Vec<_> = (0..5u8)
             .map(|c| (world.contract(u32::from(c)), period(2024, c + 1)))
@@ -201,12 +202,7 @@ async fn the_versions_query_reads_only_the_keys_it_asks_for() {
 #[tokio::test]
 async fn postgres_statistics_are_refreshed_as_the_log_grows() {
     on_each_db("statistics", |t: TestDb| async move {
-        let world = World::new();
-        let (store, _clock) = store(&t.url).await;
-        let seq = world.sequencer(&store).await;
-        for c in world.setup() {
-            seq.submit(c).await.expect("setup");
-        }
+        let (world, store, seq) = registered(&t.url).await;
         submit_reports(&world, &seq, 1100).await;
         if t.label != "postgres" {
             return;
