@@ -3,7 +3,6 @@
 //! ledger entry signed with that key, and the whole log still verifies.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -12,7 +11,7 @@ use insyn_ledger::keys::SigningKey;
 use insyn_ledger::note::LogVerifier;
 use serde_json::Value;
 
-use crate::cli::{fails, ok, s};
+use crate::cli::{fails, field, ok, s};
 use crate::harness::{Db, Server, databases};
 use crate::submissions::{Client, World};
 
@@ -102,16 +101,6 @@ fn admin_args<'a>(data_dir: &'a str, db: &'a Db) -> Vec<&'a str> {
     v
 }
 
-fn database_url(data_dir: &Path, db: &Db) -> String {
-    match db {
-        Db::Postgres(url) => url.clone(),
-        Db::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            data_dir.join("insyn.sqlite3").display()
-        ),
-    }
-}
-
 #[tokio::test]
 async fn an_admin_made_portal_key_signs_reviews_that_verify() {
     for db in databases("portal_keys") {
@@ -167,23 +156,18 @@ async fn an_admin_made_portal_key_signs_reviews_that_verify() {
             .must_submit(&w.report_statement("2026-03", &report), Some(&report))
             .await;
 
-        // A Stockholm auditor's account (accounts are made by an administrator; here directly).
-        let store = insyn_store::Store::connect(&database_url(&data_dir, &db))
-            .await
-            .unwrap();
-        insyn_portal::accounts::create_account(
-            store.connection(),
-            insyn_portal::accounts::NewAccount {
-                username: "revisor".into(),
-                display_name: "Revisor Stockholm".into(),
-                role: insyn_portal::accounts::AccountRole::Auditor("0180".parse().unwrap()),
-                language: insyn_portal::i18n::Language::Sv,
-                password: PASSWORD.into(),
-            },
-            insyn_portal::PasswordCost::INSECURE_FOR_TESTS,
-        )
-        .await
-        .unwrap();
+        // A Stockholm auditor's account, made by the operator's command.
+        let mut args = admin_args(&dir, &db);
+        args.extend([
+            "add-account",
+            "revisor",
+            "--role",
+            "auditor:0180",
+            "--name",
+            "Revisor Stockholm",
+        ]);
+        let out = ok(&args);
+        let password = field(&out, "password:");
 
         // The auditor logs in, opens the report and accepts it.
         let mut b = Browser::new(&c.server.url);
@@ -194,7 +178,7 @@ async fn an_admin_made_portal_key_signs_reviews_that_verify() {
                 &[
                     ("csrf_token", &csrf(&login.body)),
                     ("username", "revisor"),
-                    ("password", PASSWORD),
+                    ("password", &password),
                     ("next", "/"),
                 ],
             )
@@ -259,5 +243,120 @@ async fn an_admin_made_portal_key_signs_reviews_that_verify() {
             out.contains(&format!("checkpoint: size {}", review + 1)),
             "{out}"
         );
+    }
+}
+
+/// Logs in through the form; the status of the answer (303 when logged in).
+async fn log_in(b: &mut Browser, username: &str, password: &str) -> u16 {
+    let login = b.get("/login").await;
+    b.post(
+        "/login",
+        &[
+            ("csrf_token", &csrf(&login.body)),
+            ("username", username),
+            ("password", password),
+            ("next", "/"),
+        ],
+    )
+    .await
+    .status
+}
+
+/// `insyn admin add-account` and `reset-password`: the accounts a real deployment starts with,
+/// their refusals, and a reset that replaces the old password.
+#[tokio::test]
+async fn operators_create_portal_accounts_and_reset_their_passwords() {
+    for db in databases("accounts") {
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().join("data");
+        let dir = s(&data_dir);
+        let add = |extra: &[&str]| {
+            let mut args = admin_args(&dir, &db);
+            args.push("add-account");
+            args.extend(extra);
+            args.iter()
+                .map(|a| (*a).to_owned())
+                .collect::<Vec<String>>()
+        };
+        let run = |args: Vec<String>| ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let run_fails =
+            |args: Vec<String>| fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+        let out = run(add(&[
+            "inspektor.1",
+            "--role",
+            "inspector",
+            "--name",
+            "Inspektör",
+        ]));
+        assert!(out.contains("inspektor.1 (inspector)"), "{out}");
+        let first = field(&out, "password:");
+        assert!(first.len() >= 24, "a long random password: {first}");
+        let out = run(add(&[
+            "Granskare.0180",
+            "--role",
+            "auditor:0180",
+            "--name",
+            "Granskare",
+            "--language",
+            "en",
+        ]));
+        assert!(
+            out.contains("granskare.0180 (auditor for 0180 Stockholm)"),
+            "{out}"
+        );
+
+        // Refusals, each with its reason.
+        let e = run_fails(add(&[
+            "inspektor.1",
+            "--role",
+            "inspector",
+            "--name",
+            "Again",
+        ]));
+        assert!(e.contains("already exists"), "{e}");
+        let e = run_fails(add(&["x", "--role", "auditor:9999", "--name", "X"]));
+        assert!(e.contains("municipality code"), "{e}");
+        let e = run_fails(add(&["x", "--role", "superuser", "--name", "X"]));
+        assert!(e.contains("the role must be"), "{e}");
+        let e = run_fails(add(&["bad name!", "--role", "inspector", "--name", "X"]));
+        assert!(e.contains("username must be"), "{e}");
+        let e = run_fails(add(&[
+            "x",
+            "--role",
+            "inspector",
+            "--name",
+            "X",
+            "--language",
+            "fi",
+        ]));
+        assert!(e.contains("`sv` or `en`"), "{e}");
+
+        let server = Server::start_in(&data_dir, &db, &[]);
+        let mut b = Browser::new(&server.url);
+        assert_eq!(log_in(&mut b, "inspektor.1", &first).await, 303);
+        assert_ne!(
+            log_in(&mut Browser::new(&server.url), "inspektor.1", PASSWORD).await,
+            303
+        );
+
+        // A reset while the server runs: the old password stops working, the new one works.
+        let mut reset = admin_args(&dir, &db);
+        reset.extend(["reset-password", "inspektor.1"]);
+        let out = ok(&reset);
+        let second = field(&out, "password:");
+        assert_ne!(first, second);
+        assert_ne!(
+            log_in(&mut Browser::new(&server.url), "inspektor.1", &first).await,
+            303
+        );
+        assert_eq!(
+            log_in(&mut Browser::new(&server.url), "inspektor.1", &second).await,
+            303
+        );
+        let mut unknown = admin_args(&dir, &db);
+        unknown.extend(["reset-password", "nobody"]);
+        let e = fails(&unknown);
+        assert!(e.contains("there is no account named"), "{e}");
     }
 }

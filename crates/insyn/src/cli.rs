@@ -79,6 +79,83 @@ pub enum AdminCommand {
         /// The credential's number, as `add-credential` printed it.
         id: i32,
     },
+    /// Create a portal account. Without `--password-stdin` a random password is generated and
+    /// printed once.
+    AddAccount {
+        /// The login name: 1–64 characters of a–z, 0–9, `.`, `_`, `-`, `@`.
+        username: String,
+        /// `administrator`, `inspector` or `auditor:<municipality code>`.
+        #[arg(long)]
+        role: String,
+        /// The name shown on the portal's pages.
+        #[arg(long)]
+        name: String,
+        /// The account's interface language: `sv` or `en`.
+        #[arg(long, default_value = "sv")]
+        language: String,
+        /// Read the password from the first line of standard input instead.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password for a portal account (its sessions stay open). Without
+    /// `--password-stdin` a random password is generated and printed once.
+    ResetPassword {
+        /// The account's login name.
+        username: String,
+        /// Read the password from the first line of standard input instead.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// The server's database, for the admin commands that do not touch the ledger. The data directory
+/// is created first when it holds the default SQLite database.
+async fn open_store(data: &DataArgs) -> Result<insyn_store::Store> {
+    if data.database_url.is_none() {
+        std::fs::create_dir_all(&data.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                data.data_dir.display()
+            )
+        })?;
+    }
+    Ok(insyn_store::Store::connect(data.database_url().expose()).await?)
+}
+
+/// Parses `administrator`, `inspector` or `auditor:<municipality code>`.
+fn account_role(text: &str) -> Result<insyn_portal::accounts::AccountRole> {
+    use insyn_portal::accounts::AccountRole;
+    match text.split_once(':') {
+        None if text == "administrator" => Ok(AccountRole::Administrator),
+        None if text == "inspector" => Ok(AccountRole::Inspector),
+        Some(("auditor", code)) => {
+            Ok(AccountRole::Auditor(code.parse().with_context(|| {
+                format!("`{code}` is not a municipality code")
+            })?))
+        }
+        _ => anyhow::bail!(
+            "the role must be `administrator`, `inspector` or `auditor:<municipality code>`, not `{text}`"
+        ),
+    }
+}
+
+/// The password for `add-account` and `reset-password`: the first line of `input` (without its
+/// line ending) with `--password-stdin`, otherwise a new random one that is also returned for
+/// printing.
+fn account_password(from_stdin: bool, input: &mut impl std::io::BufRead) -> Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        input
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        let password = line.trim_end_matches(['\n', '\r']).to_owned();
+        if password.is_empty() {
+            anyhow::bail!("standard input held no password");
+        }
+        Ok((password, false))
+    } else {
+        Ok((crate::keyfile::random_password(), true))
+    }
 }
 
 /// Runs a parsed command line.
@@ -143,7 +220,7 @@ async fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
                     "the role must be `inspector`, `auditor:<municipality code>` or `provider:<organisation number>`"
                 );
             }
-            let store = insyn_store::Store::connect(data.database_url().expose()).await?;
+            let store = open_store(data).await?;
             let token = crate::keyfile::random_token();
             let id = store.add_credential(&token, role, scope, &label).await?;
             println!(
@@ -153,8 +230,74 @@ async fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
             println!("send it as `Authorization: Bearer {token}`; it is not shown again");
             Ok(())
         }
+        AdminCommand::AddAccount {
+            username,
+            role,
+            name,
+            language,
+            password_stdin,
+        } => {
+            use insyn_portal::accounts::{NewAccount, create_account};
+            let role = account_role(&role)?;
+            let language: insyn_portal::i18n::Language = language
+                .parse()
+                .map_err(|_| anyhow::anyhow!("the language must be `sv` or `en`"))?;
+            let (password, generated) =
+                account_password(password_stdin, &mut std::io::stdin().lock())?;
+            let store = open_store(data).await?;
+            let new = NewAccount {
+                username,
+                display_name: name,
+                role,
+                language,
+                password: password.clone(),
+            };
+            let username = insyn_portal::accounts::normalize_username(&new.username)?;
+            let id = create_account(
+                store.connection(),
+                new,
+                insyn_portal::PasswordCost::RECOMMENDED,
+            )
+            .await?;
+            let scope = role
+                .municipality()
+                .map(|m| format!(" for {} {}", m.code(), m.name()))
+                .unwrap_or_default();
+            println!("account {id}: {username} ({}{scope})", role.name());
+            if generated {
+                println!("password: {password}");
+                println!("it is not shown again; only its Argon2id hash is kept");
+            }
+            Ok(())
+        }
+        AdminCommand::ResetPassword {
+            username,
+            password_stdin,
+        } => {
+            let username = insyn_portal::accounts::normalize_username(&username)?;
+            let store = open_store(data).await?;
+            let (account, _) =
+                insyn_store::accounts::find_account_by_username(store.connection(), &username)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("there is no account named {username:?}"))?;
+            let (password, generated) =
+                account_password(password_stdin, &mut std::io::stdin().lock())?;
+            insyn_portal::accounts::set_password(
+                store.connection(),
+                account.id,
+                &password,
+                insyn_portal::PasswordCost::RECOMMENDED,
+            )
+            .await?;
+            println!("the password of {username} is changed");
+            if generated {
+                println!("password: {password}");
+                println!("it is not shown again; only its Argon2id hash is kept");
+            }
+            Ok(())
+        }
         AdminCommand::RevokeCredential { id } => {
-            let store = insyn_store::Store::connect(data.database_url().expose()).await?;
+            let store = open_store(data).await?;
             if store.revoke_credential(id).await? {
                 println!("credential {id} is revoked");
                 Ok(())
@@ -212,3 +355,50 @@ fn parse_public_key(text: &str) -> Result<insyn_ledger::keys::PublicKey> {
 
 /// A path argument, for commands that take files.
 pub type FilePath = PathBuf;
+
+#[cfg(test)]
+mod tests {
+    use insyn_portal::accounts::AccountRole;
+
+    use super::*;
+
+    #[test]
+    fn account_roles_parse_or_say_what_is_allowed() {
+        assert_eq!(
+            account_role("administrator").unwrap(),
+            AccountRole::Administrator
+        );
+        assert_eq!(account_role("inspector").unwrap(), AccountRole::Inspector);
+        assert_eq!(
+            account_role("auditor:1480").unwrap(),
+            AccountRole::Auditor("1480".parse().unwrap())
+        );
+        for bad in [
+            "auditor",
+            "auditor:",
+            "auditor:0000",
+            "Inspector",
+            "root",
+            "inspector:0180",
+        ] {
+            let e = account_role(bad).unwrap_err();
+            assert!(
+                format!("{e:#}").contains("the role must be")
+                    || format!("{e:#}").contains("municipality code"),
+                "{bad}: {e:#}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_password_from_stdin_is_its_first_line_and_a_generated_one_is_long() {
+        let (p, generated) =
+            account_password(true, &mut std::io::Cursor::new("correct horse 12\r\nnext")).unwrap();
+        assert_eq!((p.as_str(), generated), ("correct horse 12", false));
+        assert!(account_password(true, &mut std::io::Cursor::new("\n")).is_err());
+        assert!(account_password(true, &mut std::io::Cursor::new("")).is_err());
+        let (a, generated) = account_password(false, &mut std::io::Cursor::new("")).unwrap();
+        let (b, _) = account_password(false, &mut std::io::Cursor::new("")).unwrap();
+        assert!(generated && a.len() == 24 && a != b, "{a} {b}");
+    }
+}

@@ -34,6 +34,17 @@ pub fn write_new_secret(path: &Path, text: &str) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// A new random portal password: 18 bytes from the operating system, 24 characters of URL-safe
+/// base64 (144 bits).
+#[must_use]
+pub fn random_password() -> String {
+    use base64::Engine;
+    use rand_core::RngCore;
+    let mut bytes = [0u8; 18];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// A new random bearer token: 32 bytes from the operating system, URL-safe base64, prefixed so a
 /// leaked token is recognisable.
 #[must_use]
