@@ -78,7 +78,7 @@ pub struct ReportEvent {
     /// For a correction, the leaf it supersedes.
     pub supersedes: Option<u64>,
     /// Its contents, when the payload is available (it may have been withheld or erased).
-    pub report: Option<Report>,
+    pub report: Option<Box<Report>>,
 }
 
 /// A review in the log.

@@ -232,7 +232,9 @@ fn statuses_include_late_missing_and_corrected() {
                         period: *period,
                         integrated_at_ms: s.integrated_at_ms,
                         supersedes: None,
-                        report: validate_report(s.payload.as_deref().unwrap()).ok(),
+                        report: validate_report(s.payload.as_deref().unwrap())
+                            .ok()
+                            .map(Box::new),
                     }),
                 Body::ReportCorrected {
                     contract,
@@ -244,7 +246,9 @@ fn statuses_include_late_missing_and_corrected() {
                         period: *period,
                         integrated_at_ms: s.integrated_at_ms,
                         supersedes: Some(*supersedes),
-                        report: validate_report(s.payload.as_deref().unwrap()).ok(),
+                        report: validate_report(s.payload.as_deref().unwrap())
+                            .ok()
+                            .map(Box::new),
                     });
                 }
                 Body::ReportReviewed {

@@ -35,7 +35,7 @@ fn event(
         period: p(period),
         integrated_at_ms: to_unix_ms(at),
         supersedes,
-        report: r,
+        report: r.map(Box::new),
     }
 }
 

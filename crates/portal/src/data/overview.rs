@@ -197,7 +197,7 @@ async fn load(
             };
             if let Some(report) = read_report(state.store(), user, &sha).await? {
                 *active.entry(period).or_insert(0) += i64::from(report.caseload.active);
-                reports[i].report = Some(report);
+                reports[i].report = Some(Box::new(report));
             }
         }
         let terms = ContractTerms {
