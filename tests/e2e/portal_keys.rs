@@ -171,19 +171,7 @@ async fn an_admin_made_portal_key_signs_reviews_that_verify() {
 
         // The auditor logs in, opens the report and accepts it.
         let mut b = Browser::new(&c.server.url);
-        let login = b.get("/login").await;
-        let r = b
-            .post(
-                "/login",
-                &[
-                    ("csrf_token", &csrf(&login.body)),
-                    ("username", "revisor"),
-                    ("password", &password),
-                    ("next", "/"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, 303, "login: {}", r.body);
+        assert_eq!(log_in(&mut b, "revisor", &password).await, 303, "login");
         let page = b.get(&format!("/reports/{}", receipt.index)).await;
         assert_eq!(page.status, 200, "{}", page.body);
         assert!(page.body.contains("Verifierad"), "{}", page.body);

@@ -5,7 +5,7 @@
 use std::sync::{Mutex, PoisonError};
 
 use insyn_domain::rules::{LedgerState, Problem, ReportLookup};
-use insyn_ledger::entry::{Actor, ContractRef, Entry, SignedStatement, Statement};
+use insyn_ledger::entry::{ContractRef, Entry, SignedStatement, Statement};
 use insyn_ledger::id::Period;
 use insyn_ledger::keys::PublicKey;
 use insyn_store::{Admission, AdmissionPolicy, KnownReports, SignatureCheck};
@@ -78,13 +78,7 @@ impl AdmissionPolicy for LedgerPolicy {
     type Problem = Problem;
 
     fn public_key(&self, statement: &Statement) -> Option<PublicKey> {
-        if *statement.actor() == Actor::Operator {
-            return Some(self.log_key);
-        }
-        self.state
-            .keys
-            .key(&statement.key_id())
-            .map(|record| record.public_key)
+        self.state.keys.signing_key(statement)
     }
 
     fn check(&self, candidate: &Admission<'_>) -> Vec<Problem> {
@@ -134,7 +128,7 @@ impl AdmissionPolicy for LedgerPolicy {
 
 #[cfg(test)]
 mod tests {
-    use insyn_ledger::entry::{Body, ContractRef};
+    use insyn_ledger::entry::{Actor, Body, ContractRef};
     use insyn_ledger::id::{OrgNumber, Sek};
     use insyn_ledger::keys::SigningKey;
 

@@ -158,6 +158,14 @@ fn account_password(from_stdin: bool, input: &mut impl std::io::BufRead) -> Resu
     }
 }
 
+/// Prints a password `account_password` generated (never one the operator gave).
+fn print_generated(password: &str, generated: bool) {
+    if generated {
+        println!("password: {password}");
+        println!("it is not shown again; only its Argon2id hash is kept");
+    }
+}
+
 /// Runs a parsed command line.
 ///
 /// # Errors
@@ -264,10 +272,7 @@ async fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
                 .map(|m| format!(" for {} {}", m.code(), m.name()))
                 .unwrap_or_default();
             println!("account {id}: {username} ({}{scope})", role.name());
-            if generated {
-                println!("password: {password}");
-                println!("it is not shown again; only its Argon2id hash is kept");
-            }
+            print_generated(&password, generated);
             Ok(())
         }
         AdminCommand::ResetPassword {
@@ -290,10 +295,7 @@ async fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
             )
             .await?;
             println!("the password of {username} is changed");
-            if generated {
-                println!("password: {password}");
-                println!("it is not shown again; only its Argon2id hash is kept");
-            }
+            print_generated(&password, generated);
             Ok(())
         }
         AdminCommand::RevokeCredential { id } => {

@@ -177,6 +177,19 @@ impl KeyHistory {
         self.keys.get(key_id)
     }
 
+    /// The public key a statement names: the log's key for the operator, otherwise the key its
+    /// key ID points at in this history (valid or not at this point; [`KeyHistory::check`]
+    /// decides that). What a caller verifies a signature with before handing the verdict to
+    /// [`KeyHistory::apply_verified`].
+    #[must_use]
+    pub fn signing_key(&self, st: &crate::entry::Statement) -> Option<PublicKey> {
+        if *st.actor() == Actor::Operator {
+            Some(self.log_key)
+        } else {
+            self.key(&st.key_id()).map(|record| record.public_key)
+        }
+    }
+
     /// The actor's keys that are currently valid.
     #[must_use]
     pub fn valid_keys(&self, actor: &Actor) -> Vec<(KeyId, PublicKey)> {

@@ -147,8 +147,9 @@ impl KnownReports {
 /// version's, both `None` when the period has no report.
 ///
 /// Each key is looked up on its own, by correlated subqueries over a `VALUES` list, which both
-/// databases answer from the `report_index_contract` index (the latest version is the last
-/// index entry of the key). A row-value `IN (…)` or a join instead leaves the access path to the
+/// databases answer with an index lookup per key (`report_index_contract`, or while PostgreSQL
+/// has no statistics yet the index on municipality and period, which reads only that period's
+/// reports). A row-value `IN (…)` or a join instead leaves the access path to the
 /// planner, and PostgreSQL, while a fresh or fast-growing table has no statistics yet, chose to
 /// filter every report of the municipality: each batch's admission then cost more as the log grew.
 async fn report_versions<C: ConnectionTrait>(

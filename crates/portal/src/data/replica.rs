@@ -77,18 +77,9 @@ impl Snapshot {
         // here. Checking a million report signatures made the first data page after a restart
         // take 45 s.
         let statement = entry.statement();
-        let key = if insyn_domain::rules::is_about_reports(statement.body()) {
-            match statement.actor() {
-                Actor::Operator => Some(*self.verifier.public_key()),
-                _ => self
-                    .ledger
-                    .keys
-                    .key(&statement.key_id())
-                    .map(|record| record.public_key),
-            }
-        } else {
-            None
-        };
+        let key = insyn_domain::rules::is_about_reports(statement.body())
+            .then(|| self.ledger.keys.signing_key(statement))
+            .flatten();
         let applied = match key {
             Some(key) => self.ledger.apply_verified(entry, &key),
             None => self.ledger.apply(entry),
