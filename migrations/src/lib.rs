@@ -14,6 +14,7 @@ mod m20261125_000001_ledger;
 mod m20261125_000002_accounts;
 mod m20261125_000003_api_credentials;
 mod m20261201_000004_full_tiles;
+mod m20261202_000005_report_figures;
 
 /// The list of Insyn's migrations, in the order they run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_accounts::Migration),
             Box::new(m20261125_000003_api_credentials::Migration),
             Box::new(m20261201_000004_full_tiles::Migration),
+            Box::new(m20261202_000005_report_figures::Migration),
         ]
     }
 }

@@ -34,7 +34,7 @@ pub use routes::entries::{
 };
 pub use routes::payloads::{PayloadRead, ReadsQuery};
 pub use state::{ApiSequencer, ApiState};
-pub use submit::Submission;
+pub use submit::{Submission, candidate};
 pub use witness::push::{PushError, WitnessPushConfig, WitnessTarget, spawn_witness_pushers};
 
 /// The largest request body the API accepts. A report is far smaller; the margin is for base64.

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use insyn_ledger::entry::{Kind, SignedStatement};
-use insyn_store::{Candidate, SubmitError};
+use insyn_store::{Candidate, ReportFigures, SubmitError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -65,45 +65,7 @@ pub(crate) async fn submit(
     }
 
     // Stateless checks first, so a bad report never waits for the sequencer.
-    if matches!(
-        signed.statement().kind(),
-        Kind::ReportSubmitted | Kind::ReportCorrected
-    ) {
-        let bytes = payload.as_deref().ok_or_else(|| ApiError::Invalid {
-            message: "a report statement needs its report as the payload; nothing was stored"
-                .into(),
-            problems: vec![FieldProblem::new(
-                "/payload",
-                "payload.missing",
-                "the report JSON is missing",
-            )],
-        })?;
-        if let Err(errors) = insyn_domain::report::validate_report_for(bytes, signed.statement()) {
-            let problems: Vec<FieldProblem> = errors
-                .errors()
-                .iter()
-                .map(|e| {
-                    FieldProblem::new(
-                        format!("/payload{}", e.path),
-                        e.code.as_str(),
-                        e.message.clone(),
-                    )
-                })
-                .collect();
-            return Err(ApiError::Invalid {
-                message: format!(
-                    "the report has {} problem(s); nothing was stored",
-                    problems.len()
-                ),
-                problems,
-            });
-        }
-    }
-
-    let candidate = Candidate::new(signed, payload).map_err(|e| ApiError::Invalid {
-        message: format!("{e}; nothing was stored"),
-        problems: vec![FieldProblem::new("/payload", "payload.hash", e.to_string())],
-    })?;
+    let candidate = candidate(signed, payload)?;
     match s.sequencer.try_submit(candidate).await {
         Ok(accepted) => {
             let status = if accepted.duplicate {
@@ -141,4 +103,63 @@ pub(crate) async fn submit(
             "the ledger is shutting down; nothing was stored, try again shortly".into(),
         )),
     }
+}
+
+/// A submission's checks that need no ledger state, and the candidate they make: a report or
+/// correction must carry a payload that is a valid report for its statement (every problem is
+/// listed), and the payload must hash to what the statement names. A report's candidate carries
+/// its figures for the portal's charts. The API and the demo both submit through this.
+///
+/// # Errors
+/// [`ApiError::Invalid`] with every problem found; nothing is stored.
+pub fn candidate(signed: SignedStatement, payload: Option<Vec<u8>>) -> Result<Candidate, ApiError> {
+    let mut figures = None;
+    if matches!(
+        signed.statement().kind(),
+        Kind::ReportSubmitted | Kind::ReportCorrected
+    ) {
+        let bytes = payload.as_deref().ok_or_else(|| ApiError::Invalid {
+            message: "a report statement needs its report as the payload; nothing was stored"
+                .into(),
+            problems: vec![FieldProblem::new(
+                "/payload",
+                "payload.missing",
+                "the report JSON is missing",
+            )],
+        })?;
+        let report = insyn_domain::report::validate_report_for(bytes, signed.statement()).map_err(
+            |errors| {
+                let problems: Vec<FieldProblem> = errors
+                    .errors()
+                    .iter()
+                    .map(|e| {
+                        FieldProblem::new(
+                            format!("/payload{}", e.path),
+                            e.code.as_str(),
+                            e.message.clone(),
+                        )
+                    })
+                    .collect();
+                ApiError::Invalid {
+                    message: format!(
+                        "the report has {} problem(s); nothing was stored",
+                        problems.len()
+                    ),
+                    problems,
+                }
+            },
+        )?;
+        figures = Some(ReportFigures {
+            invoiced_sek: report.costs_sek.total_invoiced,
+            active: report.caseload.active,
+        });
+    }
+    let candidate = Candidate::new(signed, payload).map_err(|e| ApiError::Invalid {
+        message: format!("{e}; nothing was stored"),
+        problems: vec![FieldProblem::new("/payload", "payload.hash", e.to_string())],
+    })?;
+    Ok(match figures {
+        Some(f) => candidate.with_figures(f),
+        None => candidate,
+    })
 }

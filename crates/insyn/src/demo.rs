@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use anyhow::{Context, Result, anyhow};
 use insyn_domain::demo::{DemoConfig, DemoDataset, DemoKey};
 use insyn_ledger::id::MunicipalityCode;
-use insyn_store::{Candidate, Clock, SubmitError, SystemClock};
+use insyn_store::{Clock, SubmitError, SystemClock};
 
 use crate::app::Ledger;
 
@@ -91,7 +91,8 @@ pub async fn fill(ledger: &Ledger, clock: &DemoClock) -> Result<Option<(DemoData
                 .ok_or_else(|| anyhow!("the demo has no key for {other:?}"))?,
         };
         let signed = planned.sign(&key)?;
-        let candidate = Candidate::new(signed, planned.payload.clone())?;
+        let candidate = insyn_api::candidate(signed, planned.payload.clone())
+            .map_err(|e| anyhow!("the demo plan made a submission the API refuses: {e}"))?;
         clock.set(planned.integrated_at_ms);
         match ledger.sequencer.submit(candidate).await {
             Ok(_) => written += 1,

@@ -25,7 +25,7 @@ use insyn_ledger::id::{MunicipalityCode, OrgNumber};
 use insyn_ledger::keys::SigningKey;
 use insyn_ledger::note::LogSigner;
 use insyn_portal::{PortalConfig, PortalKeys, ROUTES, route_patterns};
-use insyn_store::{Candidate, ManualClock, Page, ReportQuery, Sequencer, SequencerConfig, Store};
+use insyn_store::{ManualClock, Page, ReportQuery, Sequencer, SequencerConfig, Store};
 
 use helpers::{Client, START_MS, TestPortal, encode, municipality};
 
@@ -164,7 +164,7 @@ async fn demo() -> Demo {
         clock.set(planned.integrated_at_ms);
         sequencer
             .submit(
-                Candidate::new(planned.sign(&key).expect("sign"), planned.payload.clone())
+                insyn_api::candidate(planned.sign(&key).expect("sign"), planned.payload.clone())
                     .expect("candidate"),
             )
             .await

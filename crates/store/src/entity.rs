@@ -135,6 +135,26 @@ pub mod report_index {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// The figures of each report that the overview's charts sum (derived from the payload at
+/// admission; deleted with the payload's bytes when it is erased).
+pub mod report_figures {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "report_figures")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub idx: i64,
+        pub invoiced_sek: i64,
+        pub active: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// Witness cosignatures of checkpoints.
 pub mod cosignatures {
     use sea_orm::entity::prelude::*;

@@ -20,6 +20,7 @@ pub mod entity;
 mod error;
 mod hashes;
 mod known_reports;
+mod overview;
 mod reads;
 mod sequencer;
 
@@ -32,14 +33,15 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use connect::Backend;
 pub use error::{StoreError, is_append_only_refusal};
 pub use known_reports::KnownReports;
+pub use overview::{MAX_CONTRACTS, MonthFigures, ReportVersion};
 pub use reads::{
     CheckpointRecord, CosignatureRecord, LogIdentity, MAX_PAGE, Page, PayloadContent,
     PayloadReadRecord, PayloadReader, ReadLogQuery, ReadLogRecord, ReportQuery, ReportRecord,
     StoredEntry,
 };
 pub use sequencer::{
-    Accepted, Admission, AdmissionPolicy, Candidate, CandidateError, Sequencer, SequencerConfig,
-    SignatureCheck, SubmitError, actor_key,
+    Accepted, Admission, AdmissionPolicy, Candidate, CandidateError, ReportFigures, Sequencer,
+    SequencerConfig, SignatureCheck, SubmitError, actor_key,
 };
 
 /// A handle on Insyn's database: cheap to clone (it is a connection pool and a clock).

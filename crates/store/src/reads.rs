@@ -16,7 +16,8 @@ use sea_orm::{
 };
 
 use crate::entity::{
-    checkpoints, cosignatures, entries, full_tiles, log_meta, payload_reads, payloads, report_index,
+    checkpoints, cosignatures, entries, full_tiles, log_meta, payload_reads, payloads,
+    report_figures, report_index,
 };
 use crate::error::{from_db, hash32, to_db};
 use crate::hashes::HashCache;
@@ -226,7 +227,7 @@ fn checkpoint_record(row: checkpoints::Model) -> Result<CheckpointRecord, StoreE
     })
 }
 
-fn report_record(row: report_index::Model) -> Result<ReportRecord, StoreError> {
+pub(crate) fn report_record(row: report_index::Model) -> Result<ReportRecord, StoreError> {
     let bad = |what: &str, v: &str| {
         StoreError::Corrupt(format!("report_index {}: bad {what} {v:?}", row.idx))
     };
@@ -611,8 +612,9 @@ impl Store {
         Ok(n.is_some())
     }
 
-    /// Erases a payload's bytes, leaving a tombstone (who, when, why). The entry and its hash stay
-    /// in the log and still verify. Returns `false` if there is no such payload or it was already
+    /// Erases a payload's bytes, leaving a tombstone (who, when, why), and deletes the report
+    /// figures derived from it. The entry and its hash stay in the log and still verify. Returns
+    /// `false` if there is no such payload or it was already
     /// erased.
     ///
     /// # Errors
@@ -628,6 +630,8 @@ impl Store {
                 "an erasure needs who and why".to_owned(),
             ));
         }
+        use sea_orm::sea_query::{ExprTrait, Query};
+        let txn = self.db.begin().await?;
         let res = payloads::Entity::update_many()
             .col_expr(
                 payloads::Column::Bytes,
@@ -641,9 +645,24 @@ impl Store {
             .col_expr(payloads::Column::ErasureReason, Expr::value(reason))
             .filter(payloads::Column::Sha256.eq(sha256.to_vec()))
             .filter(payloads::Column::ErasedAt.is_null())
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
-        Ok(res.rows_affected == 1)
+        if res.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        // The figures derived from the payload go with it.
+        let signing = Query::select()
+            .column(entries::Column::Idx)
+            .from(entries::Entity)
+            .and_where(Expr::col(entries::Column::PayloadHash).eq(sha256.to_vec()))
+            .to_owned();
+        report_figures::Entity::delete_many()
+            .filter(report_figures::Column::Idx.in_subquery(signing))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(true)
     }
 
     /// The recorded reads of a payload, oldest first (paginated by audit id).
@@ -938,7 +957,7 @@ impl Store {
     }
 }
 
-fn payload_content(row: payloads::Model) -> Result<PayloadContent, StoreError> {
+pub(crate) fn payload_content(row: payloads::Model) -> Result<PayloadContent, StoreError> {
     match (row.bytes, row.erased_at) {
         (Some(bytes), None) => Ok(PayloadContent::Present(bytes)),
         (None, Some(at)) => Ok(PayloadContent::Erased {

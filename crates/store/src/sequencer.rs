@@ -34,7 +34,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::entity::{
-    checkpoints, entries, full_tiles, log_meta, payloads, report_index, stored_hashes,
+    checkpoints, entries, full_tiles, log_meta, payloads, report_figures, report_index,
+    stored_hashes,
 };
 use crate::error::to_db;
 use crate::hashes::HashCache;
@@ -150,6 +151,17 @@ pub struct Candidate {
     signed: SignedStatement,
     payload: Option<Vec<u8>>,
     dedupe: [u8; 32],
+    figures: Option<ReportFigures>,
+}
+
+/// The figures of a report that the portal's charts sum, taken from its validated payload by
+/// whoever makes the candidate (the store does not parse reports). Stored in `report_figures`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportFigures {
+    /// Costs invoiced for the month, SEK.
+    pub invoiced_sek: u64,
+    /// Active participants at the month's end.
+    pub active: u32,
 }
 
 impl Candidate {
@@ -176,7 +188,16 @@ impl Candidate {
             signed,
             payload,
             dedupe,
+            figures: None,
         })
+    }
+
+    /// The same candidate carrying its report's figures (for report and correction statements;
+    /// ignored for any other kind).
+    #[must_use]
+    pub fn with_figures(mut self, figures: ReportFigures) -> Self {
+        self.figures = Some(figures);
+        self
     }
 
     /// The signed statement.
@@ -954,6 +975,7 @@ async fn write_batch<Pr: fmt::Debug>(
     let mut entry_rows = Vec::with_capacity(new_entries.len());
     let mut payload_rows = Vec::new();
     let mut report_rows = Vec::new();
+    let mut figure_rows = Vec::new();
     for (index, entry, bytes, leaf) in new_entries {
         let signed = entry.signed();
         let st = entry.statement();
@@ -1006,6 +1028,14 @@ async fn write_batch<Pr: fmt::Debug>(
                 kind: Set(i16::from(st.kind().code())),
                 supersedes: Set(supersedes.map(to_db).transpose()?),
             });
+            let figures = by_dedupe.get(&dedupe).and_then(|c| c.figures);
+            if let Some(f) = figures {
+                figure_rows.push(report_figures::ActiveModel {
+                    idx: Set(to_db(*index)?),
+                    invoiced_sek: Set(i64::try_from(f.invoiced_sek).unwrap_or(i64::MAX)),
+                    active: Set(i64::from(f.active)),
+                });
+            }
         }
     }
     insert_rows(txn, entry_rows, INSERT_CHUNK, None).await?;
@@ -1025,6 +1055,7 @@ async fn write_batch<Pr: fmt::Debug>(
         .to_owned();
     insert_rows(txn, payload_rows, INSERT_CHUNK, Some(keep_first)).await?;
     insert_rows(txn, report_rows, INSERT_CHUNK, None).await?;
+    insert_rows(txn, figure_rows, INSERT_CHUNK, None).await?;
     checkpoints::Entity::insert(checkpoints::ActiveModel {
         size: Set(to_db(size)?),
         note: Set(note.to_owned()),

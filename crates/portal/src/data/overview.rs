@@ -6,7 +6,7 @@
 //! The page shows the last [`MONTHS`] months. It reads the figures of the latest version of each
 //! month's report, which records a payload read per report shown.
 
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,28 +16,43 @@ use serde::{Deserialize, Serialize};
 
 use insyn_domain::access::Role;
 use insyn_domain::calendar;
+use insyn_domain::report::validate_report;
 use insyn_domain::rules::ContractInfo;
 use insyn_domain::status::{self, ContractStatus, ContractTerms, ReportEvent, ReviewEvent};
+use insyn_ledger::entry::ContractRef;
 use insyn_ledger::id::{MunicipalityCode, Period};
-use insyn_store::StoredEntry;
+use insyn_store::{MAX_CONTRACTS, MonthFigures, PayloadContent};
 
-use super::{data_role, ms, read_report, store_error};
+use super::{data_role, ms, reader, store_error};
 use crate::chart::{Chart, ChartKind, Series, Unit};
 use crate::csv::{Cell, Csv};
 use crate::error::Error;
 use crate::extract::QueryParams;
 use crate::format;
 use crate::pages::render;
+use crate::paging::PageQuery;
 use crate::session::{CurrentUser, LoggedIn};
 use crate::state::PortalState;
 
 /// Months shown.
 pub(crate) const MONTHS: u32 = 12;
 
-/// `?municipality=0180`.
+/// `?municipality=0180&after=1234&per_page=50`: the municipality, and the page of its contracts
+/// (by the leaf index of their registration).
 #[derive(Debug, Deserialize)]
 pub(crate) struct OverviewQuery {
     municipality: Option<String>,
+    after: Option<u64>,
+    per_page: Option<u64>,
+}
+
+impl OverviewQuery {
+    fn page(&self) -> PageQuery {
+        PageQuery {
+            after: self.after,
+            per_page: self.per_page,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -121,14 +136,6 @@ struct ContractData {
     status: ContractStatus,
 }
 
-/// Everything the overview shows for municipality `m`.
-struct Overview {
-    contracts: Vec<ContractData>,
-    window: Vec<Period>,
-    /// Sum of active participants per month (latest versions).
-    active: BTreeMap<Period, i64>,
-}
-
 /// The municipality the page is about: the auditor's own; the inspector's choice.
 fn municipality_for(role: &Role, asked: Option<&str>) -> Result<Option<MunicipalityCode>, Error> {
     let asked = match asked.map(str::trim).filter(|s| !s.is_empty()) {
@@ -148,71 +155,143 @@ fn municipality_for(role: &Role, asked: Option<&str>) -> Result<Option<Municipal
     }
 }
 
-async fn load(
+/// The municipality's contracts in log order (the replica's registry holds every registration).
+async fn contracts_of(
     state: &PortalState,
-    user: &CurrentUser,
     m: MunicipalityCode,
-) -> Result<Overview, Error> {
-    let now = format::from_unix_ms(state.now_ms()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let window = window(now);
-    let contracts: Vec<(ContractInfo, Vec<ReportEvent>, Vec<ReviewEvent>)> = state
+) -> Result<Vec<ContractInfo>, Error> {
+    Ok(state
         .replica()
         .read(state.store(), |s| {
             s.ledger
                 .registry
                 .contracts()
                 .filter(|(_, c)| c.contract.municipality == m)
-                .map(|(_, c)| {
+                .map(|(_, c)| c.clone())
+                .collect::<Vec<_>>()
+        })
+        .await?
+        .unwrap_or_default())
+}
+
+/// The status of `contracts` (at most [`MAX_CONTRACTS`]) over `window`: their report versions
+/// from the store's report index, the contents of each month's latest version (read for `user`
+/// in one transaction, every read recorded), and their reviews from the replica.
+async fn statuses(
+    state: &PortalState,
+    user: &CurrentUser,
+    contracts: Vec<ContractInfo>,
+    window: &[Period],
+    now: time::OffsetDateTime,
+) -> Result<Vec<ContractData>, Error> {
+    let (Some(first), Some(last)) = (window.first().copied(), window.last().copied()) else {
+        return Err(Error::Internal("empty window".to_owned()));
+    };
+    if contracts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refs: Vec<ContractRef> = contracts.iter().map(|c| c.contract.clone()).collect();
+    let versions = state
+        .store()
+        .report_versions_in(&refs, first, last)
+        .await
+        .map_err(store_error)?;
+    // The latest version of each contract's month (versions come by leaf index).
+    let mut latest: HashMap<(&ContractRef, Period), usize> = HashMap::new();
+    for (i, v) in versions.iter().enumerate() {
+        latest.insert((&v.record.contract, v.record.period), i);
+    }
+    let latest: HashSet<usize> = latest.into_values().collect();
+    let hashes: Vec<[u8; 32]> = latest
+        .iter()
+        .filter_map(|i| versions.get(*i).and_then(|v| v.payload))
+        .collect();
+    let contents = state
+        .store()
+        .read_payloads(&hashes, &reader(user))
+        .await
+        .map_err(store_error)?;
+    let indices: Vec<u64> = versions.iter().map(|v| v.record.index).collect();
+    let reviews: Vec<(u64, ReviewEvent)> = state
+        .replica()
+        .read(state.store(), |s| {
+            indices
+                .iter()
+                .flat_map(|i| s.reviews_of(*i))
+                .map(|r| {
                     (
-                        c.clone(),
-                        s.reports_of(&c.contract).to_vec(),
-                        s.review_events_of(&c.contract),
+                        r.report,
+                        ReviewEvent {
+                            index: r.index,
+                            report: r.report,
+                            decision: r.decision,
+                        },
                     )
                 })
                 .collect()
         })
         .await?
         .unwrap_or_default();
-    let (Some(first), Some(last)) = (window.first().copied(), window.last().copied()) else {
-        return Err(Error::Internal("empty window".to_owned()));
-    };
-    let mut out = Vec::new();
-    let mut active: BTreeMap<Period, i64> = BTreeMap::new();
-    for (info, mut reports, reviews) in contracts {
-        // The latest version of each month in the window: read its figures (recorded).
-        let mut latest: BTreeMap<Period, usize> = BTreeMap::new();
-        for (i, r) in reports.iter().enumerate() {
-            if r.period >= first && r.period <= last {
-                latest.insert(r.period, i);
+    let mut events: HashMap<ContractRef, (Vec<ReportEvent>, Vec<ReviewEvent>)> = HashMap::new();
+    let mut contract_of: HashMap<u64, ContractRef> = HashMap::new();
+    for (i, v) in versions.into_iter().enumerate() {
+        let report = if latest.contains(&i) {
+            match v.payload.and_then(|sha| contents.get(&sha)) {
+                Some(PayloadContent::Present(bytes)) => validate_report(bytes).ok().map(Box::new),
+                _ => None,
             }
-        }
-        for (period, i) in latest {
-            let stored: Option<StoredEntry> = state
-                .store()
-                .entry(reports[i].index)
-                .await
-                .map_err(store_error)?;
-            let Some(sha) = stored.and_then(|e| e.entry.statement().payload_sha256()) else {
-                continue;
-            };
-            if let Some(report) = read_report(state.store(), user, &sha).await? {
-                *active.entry(period).or_insert(0) += i64::from(report.caseload.active);
-                reports[i].report = Some(Box::new(report));
-            }
-        }
-        let terms = ContractTerms {
-            first: info.first,
-            last: info.last,
-            budget: info.budget,
+        } else {
+            None
         };
-        let status = status::contract_status(&terms, &reports, &reviews, now);
-        out.push(ContractData { info, status });
+        contract_of.insert(v.record.index, v.record.contract.clone());
+        events
+            .entry(v.record.contract)
+            .or_default()
+            .0
+            .push(ReportEvent {
+                index: v.record.index,
+                period: v.record.period,
+                integrated_at_ms: v.integrated_at_ms,
+                supersedes: v.record.supersedes,
+                report,
+            });
     }
-    Ok(Overview {
-        contracts: out,
-        window,
-        active,
-    })
+    for (report, review) in reviews {
+        if let Some(c) = contract_of.get(&report) {
+            events.entry(c.clone()).or_default().1.push(review);
+        }
+    }
+    Ok(contracts
+        .into_iter()
+        .map(|info| {
+            let (reports, mut reviews) = events.remove(&info.contract).unwrap_or_default();
+            reviews.sort_by_key(|r| r.index);
+            let status = status::contract_status(&terms(&info), &reports, &reviews, now);
+            ContractData { info, status }
+        })
+        .collect())
+}
+
+fn terms(info: &ContractInfo) -> ContractTerms {
+    ContractTerms {
+        first: info.first,
+        last: info.last,
+        budget: info.budget,
+    }
+}
+
+/// The budget share of every month in `window`, summed over `contracts`.
+fn budget_per_month(contracts: &[ContractInfo], window: &[Period]) -> Vec<i64> {
+    let mut sums = vec![0i64; window.len()];
+    for c in contracts {
+        let terms = terms(c);
+        for (k, p) in (1u32..).zip(c.first.through(c.last)) {
+            if let Ok(slot) = window.binary_search(&p) {
+                sums[slot] = sums[slot].saturating_add(terms.monthly_budget(k));
+            }
+        }
+    }
+    sums
 }
 
 fn contract_view(c: &ContractData, window: &[Period]) -> ContractView {
@@ -288,49 +367,61 @@ pub(crate) async fn overview(
             },
         );
     };
-    let data = load(&state, &user, m).await?;
-    let contracts: Vec<ContractView> = data
-        .contracts
+    let now = format::from_unix_ms(state.now_ms()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let window = window(now);
+    let (Some(first), Some(last)) = (window.first().copied(), window.last().copied()) else {
+        return Err(Error::Internal("empty window".to_owned()));
+    };
+    let all = contracts_of(&state, m).await?;
+    let total = all.len();
+    let mut providers: Vec<(String, String)> = all
         .iter()
-        .map(|c| contract_view(c, &data.window))
-        .collect();
-    let mut providers: Vec<(String, String)> = data
-        .contracts
-        .iter()
-        .map(|c| {
-            (
-                c.info.provider.digits().to_owned(),
-                c.info.provider.to_string(),
-            )
-        })
+        .map(|c| (c.provider.digits().to_owned(), c.provider.to_string()))
         .collect();
     providers.sort();
     providers.dedup();
+    let budget = budget_per_month(&all, &window);
+    let page = query.page();
+    let limit = usize::try_from(page.limit()).unwrap_or(usize::MAX);
+    let skipped = all
+        .iter()
+        .take_while(|c| page.after.is_some_and(|a| c.registered_at <= a))
+        .count();
+    let shown: Vec<ContractInfo> = all.into_iter().skip(skipped).take(limit + 1).collect();
+    let (shown, pager) = page.split(
+        shown,
+        |c| c.registered_at,
+        "/overview",
+        &[("municipality", m.code().to_owned())],
+    );
+    let shown_count = shown.len();
+    let data = statuses(&state, &user, shown, &window, now).await?;
+    let contracts: Vec<ContractView> = data.iter().map(|c| contract_view(c, &window)).collect();
 
-    // Charts: invoiced against budget, and active participants, per month (all contracts).
+    // Charts over every contract of the municipality: invoiced and active participants from the
+    // store's report figures, the budget share from the contracts' terms.
+    let figures: HashMap<Period, MonthFigures> = state
+        .store()
+        .monthly_figures(m, first, last)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .collect();
     let t = |key: &str| state.ui().translate(ctx.lang, key);
-    let categories: Vec<String> = data.window.iter().map(ToString::to_string).collect();
-    let axis_labels: Vec<String> = data
-        .window
+    let categories: Vec<String> = window.iter().map(ToString::to_string).collect();
+    let axis_labels: Vec<String> = window
         .iter()
         .map(|p| format!("{}/{}", p.month(), p.year() % 100))
         .collect();
-    let mut invoiced = Vec::new();
-    let mut budget = Vec::new();
-    for p in &data.window {
-        let mut inv: Option<i64> = None;
-        let mut bud = 0i64;
-        for c in &data.contracts {
-            if let Some(ps) = c.status.period(*p) {
-                bud = bud.saturating_add(ps.budget_share);
-                if let Some(v) = ps.invoiced {
-                    inv = Some(inv.unwrap_or(0).saturating_add(ms(v)));
-                }
-            }
-        }
-        invoiced.push(inv);
-        budget.push(Some(bud));
-    }
+    let invoiced: Vec<Option<i64>> = window
+        .iter()
+        .map(|p| figures.get(p).map(|f| f.invoiced_sek))
+        .collect();
+    let budget: Vec<Option<i64>> = budget.into_iter().map(Some).collect();
+    let active: Vec<Option<i64>> = window
+        .iter()
+        .map(|p| figures.get(p).map(|f| f.active))
+        .collect();
     let costs_chart = Chart {
         kind: ChartKind::Bar,
         id: "costs".to_owned(),
@@ -362,11 +453,7 @@ pub(crate) async fn overview(
         axis_labels,
         series: vec![Series {
             name: t("overview.active")?,
-            values: data
-                .window
-                .iter()
-                .map(|p| data.active.get(p).copied())
-                .collect(),
+            values: active,
         }],
         unit: Unit::Count,
     }
@@ -384,6 +471,10 @@ pub(crate) async fn overview(
             municipality => format!("{} ({})", m.name(), m.code()),
             providers => providers,
             contracts => contracts,
+            total => total,
+            first_shown => skipped + usize::from(shown_count > 0),
+            last_shown => skipped + shown_count,
+            pager => pager,
             costs_chart => costs_chart,
             active_chart => active_chart,
             months => MONTHS,
@@ -420,28 +511,34 @@ pub(crate) async fn overview_csv(
         t("overview.budget_share")?,
         t("overview.flags")?,
     ]);
+    let now = format::from_unix_ms(state.now_ms()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let window = window(now);
+    let chunk = usize::try_from(crate::paging::MAX_PAGE_SIZE).unwrap_or(MAX_CONTRACTS);
     for m in &municipalities {
-        let data = load(&state, &user, *m).await?;
-        for c in &data.contracts {
-            let v = contract_view(c, &data.window);
-            for p in v.periods {
-                csv.row([
-                    Cell::from(m.code()),
-                    Cell::from(v.reference.clone()),
-                    Cell::from(v.provider.clone()),
-                    Cell::from(p.period),
-                    Cell::from(t(&p.state_key)?),
-                    p.report.map_or(Cell::from(""), Cell::Int),
-                    p.invoiced.map_or(Cell::from(""), Cell::Int),
-                    Cell::Int(p.budget_share),
-                    Cell::from(
-                        p.flags
-                            .iter()
-                            .map(|f| f.explanation.clone())
-                            .collect::<Vec<_>>()
-                            .join(" | "),
-                    ),
-                ]);
+        let all = contracts_of(&state, *m).await?;
+        for part in all.chunks(chunk.min(MAX_CONTRACTS)) {
+            let data = statuses(&state, &user, part.to_vec(), &window, now).await?;
+            for c in &data {
+                let v = contract_view(c, &window);
+                for p in v.periods {
+                    csv.row([
+                        Cell::from(m.code()),
+                        Cell::from(v.reference.clone()),
+                        Cell::from(v.provider.clone()),
+                        Cell::from(p.period),
+                        Cell::from(t(&p.state_key)?),
+                        p.report.map_or(Cell::from(""), Cell::Int),
+                        p.invoiced.map_or(Cell::from(""), Cell::Int),
+                        Cell::Int(p.budget_share),
+                        Cell::from(
+                            p.flags
+                                .iter()
+                                .map(|f| f.explanation.clone())
+                                .collect::<Vec<_>>()
+                                .join(" | "),
+                        ),
+                    ]);
+                }
             }
         }
     }

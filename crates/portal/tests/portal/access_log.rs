@@ -115,15 +115,7 @@ pub(crate) async fn the_access_log_lists_every_read_newest_first_on(demo: &DemoP
     let first = ivar.get("/access-log?per_page=1").await;
     let first_rows = rows(&first.body);
     assert_eq!(first_rows.len(), 1);
-    let next = first
-        .body
-        .split("rel=\"next\"")
-        .next()
-        .and_then(|b| b.rsplit("href=\"").next())
-        .and_then(|h| h.split('"').next())
-        .expect("a next link")
-        .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
+    let next = crate::helpers::next_link(&first.body).expect("a next link");
     assert!(next.starts_with("/access-log?"), "{next}");
     assert!(next.contains("before="), "{next}");
     let second = ivar.get(&next).await;

@@ -14,7 +14,7 @@ use insyn_ledger::id::{MunicipalityCode, OrgNumber};
 use insyn_ledger::keys::SigningKey;
 use insyn_ledger::note::LogSigner;
 use insyn_portal::{PortalConfig, PortalKeys};
-use insyn_store::{Candidate, ManualClock, Page, ReportQuery, Sequencer, SequencerConfig, Store};
+use insyn_store::{ManualClock, Page, ReportQuery, Sequencer, SequencerConfig, Store};
 
 use crate::helpers::{START_MS, TestPortal, municipality, redact};
 
@@ -72,7 +72,7 @@ pub(crate) async fn demo_portal_on(url: Option<&str>) -> DemoPortal {
         let signed = planned.sign(&key).expect("sign");
         clock.set(planned.integrated_at_ms);
         sequencer
-            .submit(Candidate::new(signed, planned.payload.clone()).expect("candidate"))
+            .submit(insyn_api::candidate(signed, planned.payload.clone()).expect("candidate"))
             .await
             .expect("the demo plan is admitted");
     }
@@ -547,6 +547,113 @@ async fn snapshots_of_the_data_pages() {
     );
 }
 
+#[tokio::test]
+async fn the_overview_pages_through_contracts_and_charts_the_whole_municipality() {
+    the_overview_pages_through_contracts_and_charts_the_whole_municipality_on(&demo_portal().await)
+        .await;
+}
+
+/// The text between `start` and the next `end` after it.
+fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
+    let from = body.find(start).expect("start marker");
+    let rest = &body[from..];
+    &rest[..rest.find(end).expect("end marker")]
+}
+
+/// The contract headings of an overview page, in order.
+fn contract_headings(body: &str) -> Vec<String> {
+    body.split("<h3 id=\"contract-")
+        .skip(1)
+        .map(|h| h[..h.find("</h3>").expect("heading end")].to_owned())
+        .map(|h| h[h.find('>').expect("tag end") + 1..].to_owned())
+        .collect()
+}
+
+async fn stockholm_reads(store: &Store) -> usize {
+    store
+        .payload_read_log(&insyn_store::ReadLogQuery {
+            reader: None,
+            municipality: Some(municipality("0180")),
+            before: None,
+            limit: 1000,
+        })
+        .await
+        .expect("read log")
+        .len()
+}
+
+pub(crate) async fn the_overview_pages_through_contracts_and_charts_the_whole_municipality_on(
+    demo: &DemoPortal,
+) {
+    let mut anna = demo.portal.logged_in("anna").await;
+    let before = stockholm_reads(&demo.store).await;
+    let full = anna.get("/overview").await;
+    assert_eq!(full.status, StatusCode::OK, "{}", full.body);
+    let all_reads = stockholm_reads(&demo.store).await - before;
+    let everything = contract_headings(&full.body);
+    assert!(
+        everything.len() >= 2,
+        "the demo gives Stockholm several contracts"
+    );
+    let total = everything.len();
+    assert!(full.body.contains(&format!("Avtal 1–{total} av {total}")));
+    assert!(
+        !full.body.contains("rel=\"next\""),
+        "one page holds them all"
+    );
+    let charts = between(
+        &full.body,
+        "<section aria-labelledby=\"charts-heading\"",
+        "</section>",
+    );
+
+    // One contract per page: follow the next links to the end.
+    let mut url = "/overview?per_page=1".to_owned();
+    let mut seen = Vec::new();
+    loop {
+        let reads_before = stockholm_reads(&demo.store).await;
+        let page = anna.get(&url).await;
+        assert_eq!(page.status, StatusCode::OK, "{url}: {}", page.body);
+        let reads = stockholm_reads(&demo.store).await - reads_before;
+        let headings = contract_headings(&page.body);
+        assert_eq!(headings.len(), 1, "{url}");
+        let n = seen.len() + 1;
+        assert!(
+            page.body.contains(&format!("Avtal {n}–{n} av {total}")),
+            "{url}"
+        );
+        // The page reads only its own contract's reports; the charts still cover every contract.
+        assert!(
+            reads > 0 && reads < all_reads,
+            "{url}: {reads} of {all_reads} reads"
+        );
+        assert_eq!(
+            between(
+                &page.body,
+                "<section aria-labelledby=\"charts-heading\"",
+                "</section>"
+            ),
+            charts,
+            "{url}"
+        );
+        seen.extend(headings);
+        match crate::helpers::next_link(&page.body) {
+            Some(next) => {
+                assert!(next.contains("municipality=0180"), "{next}");
+                assert!(next.contains("per_page=1"), "{next}");
+                url = next;
+            }
+            None => break,
+        }
+        assert!(seen.len() <= total, "the pages end");
+    }
+    assert_eq!(seen, everything, "every contract once, in order");
+
+    // A malformed page parameter is a clear 400, not a server error.
+    let bad = anna.get("/overview?after=abc").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
 /// The data pages' scenarios above, on PostgreSQL: one demo ledger, each scenario in turn.
 #[tokio::test]
 async fn data_pages_on_postgresql() {
@@ -559,6 +666,7 @@ async fn data_pages_on_postgresql() {
         another_municipalitys_auditor_and_administrators_are_refused_everywhere_on(&demo).await;
         data_routes_for_every_role_on(&demo).await;
         a_review_needs_the_csrf_token_and_becomes_a_ledger_entry_on(&demo).await;
+        the_overview_pages_through_contracts_and_charts_the_whole_municipality_on(&demo).await;
         crate::access_log::the_access_log_lists_every_read_newest_first_on(&demo).await;
         crate::verification::the_whole_ledger_verifies_from_the_ledger_page_on(&demo).await;
     }

@@ -249,6 +249,13 @@ impl Client {
     }
 }
 
+/// The pager's "next page" link on a page, unescaped, if there is one.
+pub(crate) fn next_link(body: &str) -> Option<String> {
+    let (before, _) = body.split_once("rel=\"next\"")?;
+    let href = before.rsplit("href=\"").next()?.split('"').next()?;
+    Some(href.replace("&amp;", "&").replace("&#x2f;", "/"))
+}
+
 pub(crate) fn encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
