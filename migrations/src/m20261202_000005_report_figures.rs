@@ -50,27 +50,34 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Every stored report payload passed the report schema when it was admitted, so it is
-        // UTF-8 JSON with both fields present.
+        // UTF-8 JSON with both fields; a row without them is left out rather than guessed.
         let backfill = match manager.get_database_backend() {
             DbBackend::Postgres => {
                 "INSERT INTO report_figures (idx, invoiced_sek, active)
-                 SELECT r.idx,
-                        (convert_from(p.bytes, 'UTF8')::jsonb #>> '{costs_sek,total_invoiced}')::bigint,
-                        (convert_from(p.bytes, 'UTF8')::jsonb #>> '{caseload,active}')::bigint
-                 FROM report_index r
-                 JOIN entries e ON e.idx = r.idx
-                 JOIN payloads p ON p.sha256 = e.payload_hash
-                 WHERE p.bytes IS NOT NULL"
+                 SELECT idx, invoiced, active FROM (
+                   SELECT r.idx,
+                          (parsed.j #>> '{costs_sek,total_invoiced}')::bigint AS invoiced,
+                          (parsed.j #>> '{caseload,active}')::bigint AS active
+                   FROM report_index r
+                   JOIN entries e ON e.idx = r.idx
+                   JOIN payloads p ON p.sha256 = e.payload_hash,
+                   LATERAL (SELECT convert_from(p.bytes, 'UTF8')::jsonb AS j) AS parsed
+                   WHERE p.bytes IS NOT NULL
+                 ) AS f
+                 WHERE invoiced IS NOT NULL AND active IS NOT NULL"
             }
             DbBackend::Sqlite => {
                 "INSERT INTO report_figures (idx, invoiced_sek, active)
-                 SELECT r.idx,
-                        CAST(json_extract(CAST(p.bytes AS TEXT), '$.costs_sek.total_invoiced') AS INTEGER),
-                        CAST(json_extract(CAST(p.bytes AS TEXT), '$.caseload.active') AS INTEGER)
-                 FROM report_index r
-                 JOIN entries e ON e.idx = r.idx
-                 JOIN payloads p ON p.sha256 = e.payload_hash
-                 WHERE p.bytes IS NOT NULL"
+                 SELECT idx, invoiced, active FROM (
+                   SELECT r.idx,
+                          CAST(json_extract(CAST(p.bytes AS TEXT), '$.costs_sek.total_invoiced') AS INTEGER) AS invoiced,
+                          CAST(json_extract(CAST(p.bytes AS TEXT), '$.caseload.active') AS INTEGER) AS active
+                   FROM report_index r
+                   JOIN entries e ON e.idx = r.idx
+                   JOIN payloads p ON p.sha256 = e.payload_hash
+                   WHERE p.bytes IS NOT NULL AND json_valid(CAST(p.bytes AS TEXT))
+                 )
+                 WHERE invoiced IS NOT NULL AND active IS NOT NULL"
             }
             other => {
                 return Err(DbErr::Migration(format!(

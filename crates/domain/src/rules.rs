@@ -964,6 +964,18 @@ impl LedgerState {
         self.keys.len()
     }
 
+    /// For a state without reports ([`LedgerState::without_reports`]): moves the index on to
+    /// `len` over entries the caller knows, from their stored kind, to be reports and
+    /// corrections, without reading them (they change nothing this state keeps). A state that
+    /// keeps reports must see each one, so for it this changes nothing and returns `false`.
+    pub fn pass_over_reports_to(&mut self, len: u64) -> bool {
+        if self.registry.keeps_reports() {
+            return false;
+        }
+        self.keys.pass_over_to(len);
+        true
+    }
+
     /// Whether no entry has been applied.
     #[must_use]
     pub fn is_empty(&self) -> bool {

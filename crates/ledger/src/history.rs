@@ -453,6 +453,14 @@ impl KeyHistory {
         self.apply_inner(entry, Some(verified_key))
     }
 
+    /// Moves the next index on to `len` over entries that change no key, without reading them:
+    /// for a caller that vouches for its own database and knows, from the entries' stored kind,
+    /// that every entry between is a report or a correction (see [`KeyHistory::pass_over`]).
+    /// Does nothing when `len` is not ahead.
+    pub fn pass_over_to(&mut self, len: u64) {
+        self.len = self.len.max(len);
+    }
+
     /// Gives the next index to an entry of an existing log without checking it: for a caller
     /// that vouches for the entry (its own database, whose every entry it admitted) and needs
     /// nothing of it. Only reports, corrections, reviews and contract registrations change no

@@ -384,6 +384,35 @@ impl Store {
             .collect()
     }
 
+    /// The entries in `range` whose kind is one of `kinds`, by leaf index, at most `limit` (capped
+    /// at [`MAX_PAGE`]). Read through the index on kind and leaf index, so entries of other
+    /// kinds cost nothing: the portal's replica reads a million-entry log's few registrations,
+    /// keys and reviews without touching its reports.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] or [`StoreError::Corrupt`].
+    pub async fn entries_of_kinds(
+        &self,
+        kinds: &[Kind],
+        range: Range<u64>,
+        limit: u64,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        if kinds.is_empty() || range.is_empty() {
+            return Ok(Vec::new());
+        }
+        entries::Entity::find()
+            .filter(entries::Column::Kind.is_in(kinds.iter().map(|k| i16::from(k.code()))))
+            .filter(entries::Column::Idx.gte(to_db(range.start)?))
+            .filter(entries::Column::Idx.lt(to_db(range.end)?))
+            .order_by_asc(entries::Column::Idx)
+            .limit(limit.clamp(1, MAX_PAGE))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(stored_entry)
+            .collect()
+    }
+
     /// Entries signed by one actor, paginated by leaf index.
     ///
     /// # Errors
@@ -842,6 +871,41 @@ impl Store {
             .into_iter()
             .map(report_record)
             .collect()
+    }
+
+    /// The report index's row for leaf `index`, if that entry is a report or correction.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] or [`StoreError::Corrupt`].
+    pub async fn report(&self, index: u64) -> Result<Option<ReportRecord>, StoreError> {
+        report_index::Entity::find_by_id(to_db(index)?)
+            .one(&self.db)
+            .await?
+            .map(report_record)
+            .transpose()
+    }
+
+    /// The report index's rows for `indices` (those that are reports), by leaf index.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] or [`StoreError::Corrupt`].
+    pub async fn reports_at(&self, indices: &[u64]) -> Result<Vec<ReportRecord>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in indices.chunks(500) {
+            let keys = chunk
+                .iter()
+                .map(|i| to_db(*i))
+                .collect::<Result<Vec<_>, _>>()?;
+            for row in report_index::Entity::find()
+                .filter(report_index::Column::Idx.is_in(keys))
+                .all(&self.db)
+                .await?
+            {
+                out.push(report_record(row)?);
+            }
+        }
+        out.sort_by_key(|r| r.index);
+        Ok(out)
     }
 
     /// Every report (original and corrections) for one contract and period, oldest first. The

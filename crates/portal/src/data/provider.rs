@@ -11,10 +11,11 @@ use serde::Serialize;
 use insyn_domain::access::Role;
 use insyn_domain::rules::ContractInfo;
 use insyn_domain::status;
-use insyn_ledger::entry::{Actor, Decision, Kind};
+use insyn_ledger::entry::{Actor, Kind};
 use insyn_ledger::id::OrgNumber;
 use insyn_store::{Page, ReportQuery, ReportRecord};
 
+use super::replica::ReviewRecord;
 use super::{data_role, may_see_provider, ms, store_error};
 use crate::csv::{Cell, Csv};
 use crate::error::Error;
@@ -73,12 +74,16 @@ fn parse_org(s: &str) -> Result<OrgNumber, Error> {
     s.parse().map_err(|_| Error::NotFound)
 }
 
+/// The provider's data, and the latest reviews that are questions (not yet checked for being
+/// still open).
+type Found = (ProviderData, Vec<ReviewRecord>);
+
 async fn provider_data(
     state: &PortalState,
     role: &Role,
     org: &OrgNumber,
 ) -> Result<ProviderData, Error> {
-    let found = state
+    let found: Option<Option<Result<Found, Error>>> = state
         .replica()
         .read(state.store(), |s| {
             let registry = &s.ledger.registry;
@@ -102,42 +107,64 @@ async fn provider_data(
                     revoked_at: r.revoked_at.map(ms),
                 })
                 .collect();
-            let mut questions = Vec::new();
-            for c in &contracts {
-                for period in c.first.through(c.last) {
-                    let Some(v) = registry.report(&c.contract, period) else {
-                        continue;
-                    };
-                    if let Some((Decision::Question, about)) = v.last_review
-                        && about == v.latest
-                        && let Some(review) = s
-                            .reviews_of(v.latest)
-                            .iter()
-                            .rev()
-                            .find(|r| r.decision == Decision::Question)
-                    {
-                        questions.push(QuestionView {
-                            report: ms(v.latest),
-                            review: ms(review.index),
-                            contract: c.contract.to_string(),
-                            period: period.to_string(),
-                        });
-                    }
-                }
-            }
-            Some(Ok(ProviderData {
-                contracts,
-                keys,
+            let questions = s.questions_by(&contracting);
+            Some(Ok((
+                ProviderData {
+                    contracts,
+                    keys,
+                    questions: Vec::new(),
+                    registered_by: info
+                        .registered_by
+                        .iter()
+                        .map(|m| format!("{} ({})", m.name(), m.code()))
+                        .collect(),
+                },
                 questions,
-                registered_by: info
-                    .registered_by
-                    .iter()
-                    .map(|m| format!("{} ({})", m.name(), m.code()))
-                    .collect(),
-            }))
+            )))
         })
         .await?;
-    found.flatten().ok_or(Error::NotFound)?
+    let (mut data, questions) = found.flatten().ok_or(Error::NotFound)??;
+    data.questions = open_questions(state, &data.contracts, questions).await?;
+    Ok(data)
+}
+
+/// The questions still open on the provider's reports: a question is open while it is the
+/// latest review of the latest version of its report (a correction or a later decision closes
+/// it). `questions` are the latest reviews that are questions, by the contracting municipalities.
+async fn open_questions(
+    state: &PortalState,
+    contracts: &[ContractInfo],
+    questions: Vec<ReviewRecord>,
+) -> Result<Vec<QuestionView>, Error> {
+    let reports: Vec<u64> = questions.iter().map(|q| q.report).collect();
+    let records = state
+        .store()
+        .reports_at(&reports)
+        .await
+        .map_err(store_error)?;
+    let mut out = Vec::new();
+    for record in records {
+        if !contracts.iter().any(|c| c.contract == record.contract) {
+            continue;
+        }
+        let versions = state
+            .store()
+            .report_versions(&record.contract, record.period)
+            .await
+            .map_err(store_error)?;
+        if versions.last().map(|v| v.index) != Some(record.index) {
+            continue;
+        }
+        if let Some(review) = questions.iter().find(|q| q.report == record.index) {
+            out.push(QuestionView {
+                report: ms(record.index),
+                review: ms(review.index),
+                contract: record.contract.to_string(),
+                period: record.period.to_string(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The last review decision of each report row, from the replica.

@@ -1,17 +1,19 @@
-//! One shared, in-memory replica of the ledger's state for the data pages: the key history and
-//! registry (`insyn_domain::rules::LedgerState`), plus small indices the pages need (reports per
-//! contract with their integration times, reviews per report, keys per actor).
+//! One shared, in-memory replica of the registered world for the data pages: the key history and
+//! the registry of municipalities, providers and contracts (`insyn_domain::rules::LedgerState`
+//! without reports), plus the reviews per report and the keys per actor.
 //!
-//! It is built by replaying the log once and then catches up with new entries on demand: a page
-//! asks for the log's size (one query), and only entries the replica has not seen are read, in
-//! chunks, and applied off the async runtime (signature checks are CPU work). No page ever reads
-//! the whole log.
+//! Reports and corrections, nearly the whole log, are not in it: the pages read them from the
+//! store's report index. The replica reads only the other entries, through the index on kind, so
+//! its memory and its build time grow with the registered world and the reviews, not with the
+//! log. It is built once and then catches up on demand: a page asks for the log's size (one
+//! query), and only entries the replica has not seen are read, in chunks, and applied off the
+//! async runtime (signature checks are CPU work).
 
 use std::collections::HashMap;
 
 use insyn_domain::rules::LedgerState;
-use insyn_domain::status::{ReportEvent, ReviewEvent};
-use insyn_ledger::entry::{Actor, Body, ContractRef, Decision};
+use insyn_ledger::entry::{Actor, Body, Decision, Kind};
+use insyn_ledger::id::MunicipalityCode;
 use insyn_ledger::keys::{KeyId, PublicKey};
 use insyn_ledger::note::LogVerifier;
 use insyn_store::{Store, StoredEntry};
@@ -30,6 +32,8 @@ pub(crate) struct ReviewRecord {
     pub(crate) decision: Decision,
     /// The auditor's account reference.
     pub(crate) auditor: String,
+    /// The reviewing municipality (the review's signer).
+    pub(crate) reviewer: Option<MunicipalityCode>,
     /// When the log integrated it (Unix ms).
     pub(crate) integrated_at_ms: u64,
     /// The comment payload's SHA-256.
@@ -40,10 +44,8 @@ pub(crate) struct ReviewRecord {
 pub(crate) struct Snapshot {
     /// The log's verifier (origin and key), from the log's recorded identity.
     pub(crate) verifier: LogVerifier,
-    /// Keys and registry.
+    /// Keys and registry (no reports).
     pub(crate) ledger: LedgerState,
-    /// Reports and corrections per contract, in log order (contents not filled in).
-    reports: HashMap<ContractRef, Vec<ReportEvent>>,
     /// Reviews per reviewed report leaf, in log order.
     reviews: HashMap<u64, Vec<ReviewRecord>>,
     /// The keys ever added for each actor, in log order.
@@ -52,11 +54,10 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     fn new(verifier: LogVerifier) -> Self {
-        let ledger = LedgerState::new(*verifier.public_key());
+        let ledger = LedgerState::without_reports(*verifier.public_key());
         Snapshot {
             verifier,
             ledger,
-            reports: HashMap::new(),
             reviews: HashMap::new(),
             keys_of: HashMap::new(),
         }
@@ -69,24 +70,12 @@ impl Snapshot {
 
     fn apply(&mut self, stored: &StoredEntry) {
         let entry = &stored.entry;
-        // Reports, corrections and reviews (nearly the whole log) are applied with the key their
-        // signer's key history names, without checking the signature again: the sequencer
-        // checked it before admitting the entry and does not check it again when it restarts
-        // either, the report page checks it live, and the ledger page's full verification checks
-        // every signature. Only the few entries that change keys and registrations are checked
-        // here. Checking a million report signatures made the first data page after a restart
-        // take 45 s.
-        let statement = entry.statement();
-        let key = insyn_domain::rules::is_about_reports(statement.body())
-            .then(|| self.ledger.keys.signing_key(statement))
-            .flatten();
-        let applied = match key {
-            Some(key) => self.ledger.apply_verified(entry, &key),
-            None => self.ledger.apply(entry),
-        };
-        // An entry the rules refuse changes nothing (the sequencer never admits one; a verifier
-        // would report it).
-        if applied.is_err() {
+        // Keys and registrations are checked as they are applied (a few per provider); reviews
+        // only move the index on (the sequencer checked them, and the ledger page's full
+        // verification checks every signature).
+        if self.ledger.apply(entry).is_err() {
+            // An entry the rules refuse changes nothing (the sequencer never admits one; a
+            // verifier would report it).
             tracing::warn!(
                 index = stored.index,
                 "the portal's replica refused a ledger entry"
@@ -96,34 +85,6 @@ impl Snapshot {
         let index = stored.index;
         let at = entry.integrated_at_ms();
         match entry.statement().body() {
-            Body::ReportSubmitted { contract, period } => {
-                self.reports
-                    .entry(contract.clone())
-                    .or_default()
-                    .push(ReportEvent {
-                        index,
-                        period: *period,
-                        integrated_at_ms: at,
-                        supersedes: None,
-                        report: None,
-                    });
-            }
-            Body::ReportCorrected {
-                contract,
-                period,
-                supersedes,
-            } => {
-                self.reports
-                    .entry(contract.clone())
-                    .or_default()
-                    .push(ReportEvent {
-                        index,
-                        period: *period,
-                        integrated_at_ms: at,
-                        supersedes: Some(*supersedes),
-                        report: None,
-                    });
-            }
             Body::ReportReviewed {
                 report,
                 decision,
@@ -134,6 +95,10 @@ impl Snapshot {
                     report: *report,
                     decision: *decision,
                     auditor: auditor.as_str().to_owned(),
+                    reviewer: match entry.statement().actor() {
+                        Actor::Municipality(m) => Some(*m),
+                        _ => None,
+                    },
                     integrated_at_ms: at,
                     comment: entry.statement().payload_sha256(),
                 });
@@ -153,29 +118,25 @@ impl Snapshot {
         }
     }
 
-    /// The reports and corrections of a contract, in log order.
-    pub(crate) fn reports_of(&self, contract: &ContractRef) -> &[ReportEvent] {
-        self.reports.get(contract).map_or(&[], Vec::as_slice)
-    }
-
     /// The reviews of one report version, in log order.
     pub(crate) fn reviews_of(&self, report: u64) -> &[ReviewRecord] {
         self.reviews.get(&report).map_or(&[], Vec::as_slice)
     }
 
-    /// The reviews of every version of a contract's reports, as `contract_status` takes them.
-    pub(crate) fn review_events_of(&self, contract: &ContractRef) -> Vec<ReviewEvent> {
-        let mut out: Vec<ReviewEvent> = self
-            .reports_of(contract)
-            .iter()
-            .flat_map(|r| self.reviews_of(r.index))
-            .map(|r| ReviewEvent {
-                index: r.index,
-                report: r.report,
-                decision: r.decision,
+    /// The report versions whose latest review, by one of `reviewers`, asks the provider a
+    /// question, with that review, by report.
+    pub(crate) fn questions_by(&self, reviewers: &[MunicipalityCode]) -> Vec<ReviewRecord> {
+        let mut out: Vec<ReviewRecord> = self
+            .reviews
+            .values()
+            .filter_map(|list| list.last())
+            .filter(|r| {
+                r.decision == Decision::Question
+                    && r.reviewer.is_some_and(|m| reviewers.contains(&m))
             })
+            .cloned()
             .collect();
-        out.sort_by_key(|r| r.index);
+        out.sort_by_key(|r| r.report);
         out
     }
 
@@ -187,6 +148,18 @@ impl Snapshot {
 
 /// Entries read per catch-up step.
 const CHUNK: u64 = 1000;
+
+/// The kinds the replica reads: all but reports and corrections, which the pages read from the
+/// store's report index.
+const READ_KINDS: [Kind; 7] = [
+    Kind::MunicipalityRegistered,
+    Kind::ProviderRegistered,
+    Kind::ContractRegistered,
+    Kind::KeyAdded,
+    Kind::KeyRevoked,
+    Kind::ReportReviewed,
+    Kind::InspectorRegistered,
+];
 
 /// The shared replica: `None` until the log has an identity.
 #[derive(Default)]
@@ -242,12 +215,15 @@ impl Replica {
                 return Ok(());
             }
             let entries = store
-                .entries(from..size.min(from.saturating_add(CHUNK)))
+                .entries_of_kinds(&READ_KINDS, from..size, CHUNK)
                 .await
                 .map_err(store_error)?;
-            if entries.is_empty() {
-                return Ok(());
-            }
+            // Fewer than a chunk: nothing but reports and corrections follow up to `size`.
+            let to = if entries.len() < usize::try_from(CHUNK).unwrap_or(usize::MAX) {
+                size
+            } else {
+                entries.last().map_or(size, |e| e.index + 1)
+            };
             let Some(mut snapshot) = guard.take() else {
                 return Ok(());
             };
@@ -255,10 +231,13 @@ impl Replica {
             // replica starts again from the beginning on the next request.
             let snapshot = tokio::task::spawn_blocking(move || {
                 for e in &entries {
+                    // The entries skipped since the last one read are reports and corrections.
+                    snapshot.ledger.pass_over_reports_to(e.index);
                     if e.index == snapshot.len() {
                         snapshot.apply(e);
                     }
                 }
+                snapshot.ledger.pass_over_reports_to(to);
                 snapshot
             })
             .await

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use insyn_domain::access::{self, Role};
 use insyn_domain::report::Report;
 use insyn_domain::rules::ContractInfo;
-use insyn_domain::status::{self, ContractTerms, Timeliness};
+use insyn_domain::status::{self, ContractTerms, ReportEvent, ReviewEvent, Timeliness};
 use insyn_ledger::entry::{Actor, Body, Decision, Statement};
 use insyn_ledger::history::KeyRecord;
 use insyn_ledger::id::Period;
@@ -26,6 +26,7 @@ use insyn_ledger::keys;
 use insyn_ledger::merkle;
 use insyn_store::{Candidate, StoredEntry};
 
+use super::replica::ReviewRecord;
 use super::review::SubmitFailure;
 use super::{Contents, data_role, may_see_provider, ms, read_payload, store_error};
 use crate::csv::{Cell, Csv};
@@ -100,47 +101,85 @@ struct Located {
     info: ContractInfo,
     period: Period,
     versions: Vec<(u64, u64, Option<u64>)>,
-    reviews: Vec<super::replica::ReviewRecord>,
-    review_events: Vec<insyn_domain::status::ReviewEvent>,
-    report_events: Vec<insyn_domain::status::ReportEvent>,
+    /// The reviews of every version of the period's report.
+    reviews: Vec<ReviewRecord>,
+    review_events: Vec<ReviewEvent>,
+    /// The period's versions, as the status takes them (contents not filled in).
+    report_events: Vec<ReportEvent>,
 }
 
 /// Finds report `index` and checks that `role` may see it: 404 for no such report, 403 for a
-/// report of a provider the role may not see.
+/// report of a provider the role may not see. The report and its versions come from the store's
+/// report index; the contract, the access rule's registrations and the reviews from the replica.
 async fn locate(state: &PortalState, role: &Role, index: u64) -> Result<Located, Error> {
-    let found = state
+    let record = state
+        .store()
+        .report(index)
+        .await
+        .map_err(store_error)?
+        .ok_or(Error::NotFound)?;
+    let info = state
         .replica()
         .read(state.store(), |s| {
             let registry = &s.ledger.registry;
-            let (info, period) = registry.report_at(index)?;
-            let info = info.clone();
+            let info = registry.contract(&record.contract)?.clone();
             let contracting = registry.contracting_municipalities(&info.provider);
-            if !may_see_provider(role, &info.provider, &contracting) {
-                return Some(Err(Error::Forbidden));
-            }
-            let events = s.reports_of(&info.contract);
-            let versions: Vec<(u64, u64, Option<u64>)> = events
-                .iter()
-                .filter(|e| e.period == period)
-                .map(|e| (e.index, e.integrated_at_ms, e.supersedes))
-                .collect();
-            let reviews = versions
+            Some(if may_see_provider(role, &info.provider, &contracting) {
+                Ok(info)
+            } else {
+                Err(Error::Forbidden)
+            })
+        })
+        .await?
+        .flatten()
+        .ok_or(Error::NotFound)??;
+    let period = record.period;
+    let found = state
+        .store()
+        .report_versions_in(std::slice::from_ref(&info.contract), period, period)
+        .await
+        .map_err(store_error)?;
+    let versions: Vec<(u64, u64, Option<u64>)> = found
+        .iter()
+        .map(|v| (v.record.index, v.integrated_at_ms, v.record.supersedes))
+        .collect();
+    let report_events: Vec<ReportEvent> = found
+        .into_iter()
+        .map(|v| ReportEvent {
+            index: v.record.index,
+            period,
+            integrated_at_ms: v.integrated_at_ms,
+            supersedes: v.record.supersedes,
+            report: None,
+        })
+        .collect();
+    let reviews: Vec<ReviewRecord> = state
+        .replica()
+        .read(state.store(), |s| {
+            versions
                 .iter()
                 .flat_map(|(v, _, _)| s.reviews_of(*v).iter().cloned())
-                .collect();
-            let review_events = s.review_events_of(&info.contract);
-            let report_events = events.to_vec();
-            Some(Ok(Located {
-                info,
-                period,
-                versions,
-                reviews,
-                review_events,
-                report_events,
-            }))
+                .collect()
         })
-        .await?;
-    found.flatten().ok_or(Error::NotFound)?
+        .await?
+        .unwrap_or_default();
+    let mut review_events: Vec<ReviewEvent> = reviews
+        .iter()
+        .map(|r| ReviewEvent {
+            index: r.index,
+            report: r.report,
+            decision: r.decision,
+        })
+        .collect();
+    review_events.sort_by_key(|r| r.index);
+    Ok(Located {
+        info,
+        period,
+        versions,
+        reviews,
+        review_events,
+        report_events,
+    })
 }
 
 /// The verification panel's checks for `stored` at `index`, and the tree size proven against.

@@ -4,6 +4,7 @@
 mod fixtures;
 mod harness;
 mod known_reports;
+mod overview;
 mod reads;
 mod schema;
 mod sequencer;
