@@ -198,3 +198,18 @@ pub(crate) async fn store(url: &str) -> (Store, Arc<ManualClock>) {
         .with_clock(clock.clone());
     (store, clock)
 }
+
+/// A store on `url` with a running sequencer and the world's municipality, provider and keys.
+pub(crate) async fn registered(url: &str) -> (World, Store, Sequencer<TestPolicy>) {
+    let world = World::new();
+    let (store, _clock) = store(url).await;
+    let seq = world.sequencer(&store).await;
+    for c in world.setup() {
+        seq.submit(c).await.expect("setup");
+    }
+    (world, store, seq)
+}
+
+pub(crate) fn period(year: u16, month: u8) -> Period {
+    Period::new(year, month).expect("period")
+}

@@ -3,12 +3,11 @@
 //! per key even before the planner has statistics (a fresh, fast-growing log).
 
 use insyn_ledger::entry::{Actor, Body};
-use insyn_ledger::id::Period;
-use insyn_store::{KnownReports, Sequencer, Store};
+use insyn_store::{KnownReports, Sequencer};
 use sea_orm::{ConnectionTrait, Statement};
 use tokio::task::JoinSet;
 
-use crate::fixtures::{TestPolicy, World, signed, store};
+use crate::fixtures::{TestPolicy, World, period, registered, signed};
 use crate::harness::{TestDb, on_each_db};
 
 /// Reports 0..n, submitted concurrently so that they integrate in batches, as under load.
@@ -21,21 +20,6 @@ async fn submit_reports(world: &World, seq: &Sequencer<TestPolicy>, n: u32) {
     while let Some(done) = tasks.join_next().await {
         done.expect("task").expect("accepted");
     }
-}
-
-/// A store on `url` with a running sequencer and the world's municipality, provider and keys.
-async fn registered(url: &str) -> (World, Store, Sequencer<TestPolicy>) {
-    let world = World::new();
-    let (store, _clock) = store(url).await;
-    let seq = world.sequencer(&store).await;
-    for c in world.setup() {
-        seq.submit(c).await.expect("setup");
-    }
-    (world, store, seq)
-}
-
-fn period(year: u16, month: u8) -> Period {
-    Period::new(year, month).expect("period")
 }
 
 #[tokio::test]

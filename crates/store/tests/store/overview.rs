@@ -9,15 +9,11 @@ use insyn_ledger::id::Period;
 use insyn_migrations::{Migrator, MigratorTrait};
 use insyn_store::{
     Candidate, MAX_CONTRACTS, MonthFigures, Page, PayloadContent, PayloadReader, ReportFigures,
-    Sequencer, Store, StoreError,
+    Sequencer, StoreError,
 };
 
-use crate::fixtures::{TestPolicy, World, signed, store};
+use crate::fixtures::{TestPolicy, World, period, registered, signed};
 use crate::harness::{TestDb, on_each_db};
-
-fn period(year: u16, month: u8) -> Period {
-    Period::new(year, month).expect("period")
-}
 
 /// A report in the shape the migration reads (`costs_sek.total_invoiced`, `caseload.active`).
 fn report(
@@ -48,16 +44,6 @@ fn report(
         body,
         Some(payload),
     )
-}
-
-async fn registered(url: &str) -> (World, Store, Sequencer<TestPolicy>) {
-    let world = World::new();
-    let (store, _clock) = store(url).await;
-    let seq = world.sequencer(&store).await;
-    for c in world.setup() {
-        seq.submit(c).await.expect("setup");
-    }
-    (world, store, seq)
 }
 
 /// Three contracts over 2026-01..06 (figures from contract and month), then a correction of
