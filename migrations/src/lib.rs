@@ -1,7 +1,8 @@
 //! Insyn's database schema as sea-orm migrations, shared by SQLite and PostgreSQL.
 //!
 //! The same migration code runs on both databases: tables and indices go through sea-query, and the
-//! only raw SQL is what sea-query cannot express (the triggers that make ledger tables append-only).
+//! only raw SQL is what sea-query cannot express (the triggers that make ledger tables append-only,
+//! expression indexes, and data backfills).
 //! Every test in `insyn-store` runs these real migrations; no schema is ever built from entities.
 //!
 //! Architecture invariant: a migration, once committed to `main`, is never edited. Changes are new
@@ -15,6 +16,7 @@ mod m20261125_000002_accounts;
 mod m20261125_000003_api_credentials;
 mod m20261201_000004_full_tiles;
 mod m20261202_000005_report_figures;
+mod m20261203_000006_report_version_key;
 
 /// The list of Insyn's migrations, in the order they run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_api_credentials::Migration),
             Box::new(m20261201_000004_full_tiles::Migration),
             Box::new(m20261202_000005_report_figures::Migration),
+            Box::new(m20261203_000006_report_version_key::Migration),
         ]
     }
 }

@@ -4,18 +4,23 @@
 //! in-memory state that grows with the log.
 //!
 //! Per batch, two indexed queries: the report versions (`report_index`) of every contract and
-//! period a report or correction names, and the entries a correction or review points at. Reports
-//! admitted earlier in the same batch are added as they are admitted.
+//! period a report or correction names, and the entries a correction or review points at; a third
+//! when the batch holds corrections: the corrections the log holds of the leaves they supersede.
+//! Reports admitted earlier in the same batch are added as they are admitted. The same knowledge
+//! finds a resubmitted report ([`KnownReports::same_place`]), so reports need no index on their
+//! dedupe hash.
 
 use std::collections::{HashMap, HashSet};
 
 use insyn_ledger::entry::{Body, ContractRef, Entry};
 use insyn_ledger::id::Period;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
+};
 
 use crate::StoreError;
-use crate::entity::entries;
-use crate::error::to_db;
+use crate::entity::{entries, report_index};
+use crate::error::{from_db, to_db};
 use crate::reads::stored_entry;
 
 /// Most keys per query (three parameters each for versions): well under both databases'
@@ -41,6 +46,9 @@ pub struct KnownReports {
     versions: HashMap<Key, (u64, u64)>,
     /// Contract and period of each report or correction leaf named.
     leaves: HashMap<u64, (ContractRef, Period)>,
+    /// For each leaf a correction candidate supersedes: the correction the log already holds
+    /// that supersedes it (a resubmission of the candidate, if the signed bytes are the same).
+    superseded: HashMap<u64, u64>,
 }
 
 impl KnownReports {
@@ -57,14 +65,40 @@ impl KnownReports {
         self.leaves.get(&leaf)
     }
 
+    /// The correction, if any, that supersedes the report or correction at `leaf` (at most one:
+    /// `report_index_version` is unique), for the leaves the batch's corrections name.
+    #[must_use]
+    pub fn superseded_by(&self, leaf: u64) -> Option<u64> {
+        self.superseded.get(&leaf).copied()
+    }
+
+    /// The version of the report the log already holds in the place `body` would take: the
+    /// original for its contract and period when `body` is a report, the correction of the same
+    /// leaf when it is a correction. A candidate can only be a resubmission of that entry.
+    #[must_use]
+    pub fn same_place(&self, body: &Body) -> Option<u64> {
+        match body {
+            Body::ReportSubmitted { contract, period } => self
+                .versions(contract, *period)
+                .map(|(original, _)| original),
+            Body::ReportCorrected { supersedes, .. } => self.superseded_by(*supersedes),
+            _ => None,
+        }
+    }
+
     /// Records an entry just admitted at `index`, so later candidates of the batch see it (the
     /// sequencer does this; a test of a policy can build its own this way).
     pub fn admitted(&mut self, index: u64, entry: &Entry) {
         let (contract, period) = match entry.statement().body() {
-            Body::ReportSubmitted { contract, period }
-            | Body::ReportCorrected {
-                contract, period, ..
-            } => (contract, *period),
+            Body::ReportSubmitted { contract, period } => (contract, *period),
+            Body::ReportCorrected {
+                contract,
+                period,
+                supersedes,
+            } => {
+                self.superseded.insert(*supersedes, index);
+                (contract, *period)
+            }
             _ => return,
         };
         self.versions
@@ -81,6 +115,7 @@ impl KnownReports {
     ) -> Result<Self, StoreError> {
         let mut keys: HashSet<Key> = HashSet::new();
         let mut leaves: HashSet<u64> = HashSet::new();
+        let mut corrected: HashSet<u64> = HashSet::new();
         for body in statements {
             match body {
                 Body::ReportSubmitted { contract, period } => {
@@ -93,6 +128,7 @@ impl KnownReports {
                 } => {
                     keys.insert(key(contract, *period));
                     leaves.insert(*supersedes);
+                    corrected.insert(*supersedes);
                 }
                 Body::ReportReviewed { report, .. } => {
                     leaves.insert(*report);
@@ -139,6 +175,25 @@ impl KnownReports {
                 }
             }
         }
+        let corrected: Vec<i64> = corrected
+            .into_iter()
+            .map(to_db)
+            .collect::<Result<_, StoreError>>()?;
+        for chunk in corrected.chunks(QUERY_CHUNK) {
+            let rows: Vec<(i64, Option<i64>)> = report_index::Entity::find()
+                .select_only()
+                .column(report_index::Column::Idx)
+                .column(report_index::Column::Supersedes)
+                .filter(report_index::Column::Supersedes.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(db)
+                .await?;
+            for (idx, supersedes) in rows {
+                if let Some(s) = supersedes {
+                    known.superseded.insert(from_db(s)?, from_db(idx)?);
+                }
+            }
+        }
         Ok(known)
     }
 }
@@ -147,7 +202,7 @@ impl KnownReports {
 /// version's, both `None` when the period has no report.
 ///
 /// Each key is looked up on its own, by correlated subqueries over a `VALUES` list, which both
-/// databases answer with an index lookup per key (`report_index_contract`, or while PostgreSQL
+/// databases answer with an index lookup per key (`report_index_version`, or while PostgreSQL
 /// has no statistics yet the index on municipality and period, which reads only that period's
 /// reports). A row-value `IN (…)` or a join instead leaves the access path to the
 /// planner, and PostgreSQL, while a fresh or fast-growing table has no statistics yet, chose to

@@ -204,7 +204,7 @@ impl Store {
 }
 
 /// The latest version per contract and month is found by a correlated lookup on
-/// `report_index_contract` for each of the municipality's reports in the window (read through
+/// `report_index_version` for each of the municipality's reports in the window (read through
 /// `report_index_municipality`); the sums are cast so both databases return 64-bit integers.
 fn monthly_figures_statement(
     backend: DbBackend,

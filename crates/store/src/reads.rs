@@ -345,22 +345,6 @@ impl Store {
             .transpose()
     }
 
-    /// The entry made from this submission (its dedupe hash, SHA-256(statement || signature)).
-    ///
-    /// # Errors
-    /// [`StoreError::Database`] or [`StoreError::Corrupt`].
-    pub async fn entry_by_dedupe_hash(
-        &self,
-        dedupe: &[u8; 32],
-    ) -> Result<Option<StoredEntry>, StoreError> {
-        entries::Entity::find()
-            .filter(entries::Column::DedupeHash.eq(dedupe.to_vec()))
-            .one(&self.db)
-            .await?
-            .map(stored_entry)
-            .transpose()
-    }
-
     /// Entries of one kind, paginated by leaf index.
     ///
     /// # Errors

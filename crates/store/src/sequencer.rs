@@ -18,14 +18,14 @@ use std::fmt;
 use std::time::Duration;
 
 use insyn_ledger::checkpoint::Checkpoint;
-use insyn_ledger::entry::{Actor, Body, Entry, SignedStatement, Statement};
+use insyn_ledger::entry::{Actor, Body, Entry, Kind, SignedStatement, Statement};
 use insyn_ledger::hash::{Hash, leaf_hash, sha256};
 use insyn_ledger::keys::{PublicKey, SignatureError, SignedMessage, verify_many};
 use insyn_ledger::merkle::{self, stored_hash_index};
 use insyn_ledger::note::LogSigner;
 use insyn_ledger::receipt::Receipt;
 use insyn_ledger::tile::{TILE_WIDTH, Tile, TileKind, encode_bundle};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -640,30 +640,14 @@ impl<P: AdmissionPolicy> Worker<P> {
         self.catch_up(&txn, size).await?;
         let locked = started.elapsed();
 
-        // Resubmissions of entries already in the log.
-        let dedupes: Vec<Vec<u8>> = batch.iter().map(|r| r.candidate.dedupe.to_vec()).collect();
-        let mut existing: HashMap<[u8; 32], (u64, Entry)> = HashMap::new();
-        for chunk in dedupes.chunks(1024) {
-            let rows = entries::Entity::find()
-                .filter(entries::Column::DedupeHash.is_in(chunk.to_vec()))
-                .all(&txn)
-                .await?;
-            for row in rows {
-                let key = crate::error::hash32(&row.dedupe_hash)?;
-                let e = stored_entry(row)?;
-                existing.insert(key, (e.index, e.entry));
-            }
-        }
-
         // The reports the candidates name, as the log holds them now.
         let mut known = KnownReports::load(
             &txn,
-            batch
-                .iter()
-                .filter(|r| !existing.contains_key(&r.candidate.dedupe))
-                .map(|r| r.candidate.signed.statement().body()),
+            batch.iter().map(|r| r.candidate.signed.statement().body()),
         )
         .await?;
+        // Resubmissions of entries already in the log.
+        let existing = resubmissions(&txn, batch, &known).await?;
 
         let origin = self.signer.verifier().name().to_owned();
         let mut next = size;
@@ -810,6 +794,64 @@ impl<P: AdmissionPolicy> Worker<P> {
         refresh_statistics(&self.store, size, next);
         Ok((outcomes, receipts))
     }
+}
+
+/// The SQL condition of the partial index `entries_dedupe_hash`: every kind but reports and
+/// corrections (`ReportSubmitted` = 6, `ReportCorrected` = 7), written out as in the index so that
+/// both databases use it.
+const DEDUPE_INDEXED: &str = "kind NOT IN (6, 7)";
+
+/// The entries already in the log that candidates of `batch` resubmit, by dedupe hash
+/// (SHA-256 of statement and signature).
+///
+/// A report or correction can only resubmit the version that holds its place (the original of its
+/// contract and period, or the correction of the leaf it supersedes), which `known` already found
+/// through `report_index_version`: those few entries are read by index and compared. Other kinds
+/// are looked up by dedupe hash, through the partial index that leaves reports out. So an
+/// appended report costs no write to an index keyed by a random hash for its dedupe hash.
+async fn resubmissions<Pr: fmt::Debug>(
+    txn: &DatabaseTransaction,
+    batch: &[Request<Pr>],
+    known: &KnownReports,
+) -> Result<HashMap<[u8; 32], (u64, Entry)>, StoreError> {
+    let mut by_place: BTreeSet<i64> = BTreeSet::new();
+    let mut by_hash: Vec<Vec<u8>> = Vec::new();
+    for r in batch {
+        let st = r.candidate.signed.statement();
+        if matches!(st.kind(), Kind::ReportSubmitted | Kind::ReportCorrected) {
+            if let Some(index) = known.same_place(st.body()) {
+                by_place.insert(to_db(index)?);
+            }
+        } else {
+            by_hash.push(r.candidate.dedupe.to_vec());
+        }
+    }
+    let mut rows = Vec::new();
+    let by_place: Vec<i64> = by_place.into_iter().collect();
+    for chunk in by_place.chunks(1024) {
+        rows.extend(
+            entries::Entity::find()
+                .filter(entries::Column::Idx.is_in(chunk.iter().copied()))
+                .all(txn)
+                .await?,
+        );
+    }
+    for chunk in by_hash.chunks(1024) {
+        rows.extend(
+            entries::Entity::find()
+                .filter(entries::Column::DedupeHash.is_in(chunk.to_vec()))
+                .filter(Expr::cust(DEDUPE_INDEXED))
+                .all(txn)
+                .await?,
+        );
+    }
+    let mut existing = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let key = crate::error::hash32(&row.dedupe_hash)?;
+        let e = stored_entry(row)?;
+        existing.insert(key, (e.index, e.entry));
+    }
+    Ok(existing)
 }
 
 /// The smallest log size at which PostgreSQL's statistics are refreshed by the sequencer; then

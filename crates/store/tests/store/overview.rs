@@ -182,8 +182,9 @@ async fn the_migration_fills_the_figures_of_reports_stored_before_it() {
                 .expect("figures")
                 .is_empty()
         );
-        // Undo the figures migration and run it again over the stored reports.
-        Migrator::down(store.connection(), Some(1))
+        // Undo the figures migration (and the one after it) and run them again over the stored
+        // reports.
+        Migrator::down(store.connection(), Some(2))
             .await
             .expect("down");
         Migrator::up(store.connection(), None).await.expect("up");

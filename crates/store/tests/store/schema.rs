@@ -1,6 +1,7 @@
 //! The schema: migrations run (twice is a no-op), and the database refuses UPDATE and DELETE on
 //! ledger tables whatever the client.
 
+use insyn_migrations::{Migrator, MigratorTrait};
 use insyn_store::{Store, is_append_only_refusal};
 use sea_orm::{ConnectionTrait, DbErr};
 
@@ -152,27 +153,103 @@ async fn triggers_refuse_update_and_delete_on_ledger_tables() {
     .await;
 }
 
+/// Two report entries (a report and a correction of it, then a second correction) after
+/// `seed_rows`, whose entry 0 is the original report of c-1 for 2026-01.
+async fn seed_report_entries(db: &impl ConnectionTrait) {
+    for sql in [
+        "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, integrated_at) \
+         VALUES (1, x'11', x'12', x'13', 6, 'provider:5560360793', x'04', 1000)",
+        "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, integrated_at) \
+         VALUES (2, x'21', x'22', x'23', 7, 'provider:5560360793', x'04', 1000)",
+        "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, integrated_at) \
+         VALUES (3, x'31', x'32', x'33', 7, 'provider:5560360793', x'04', 1000)",
+    ] {
+        db.execute_unprepared(&pg_hex(db, sql))
+            .await
+            .expect("entry");
+    }
+}
+
+/// The database's own guarantees on report versions: one original per contract and period, one
+/// correction per version.
+async fn assert_one_report_per_place(label: &str, db: &impl ConnectionTrait) {
+    let second = "INSERT INTO report_index (idx, municipality, contract_ref, period, provider, kind, supersedes) \
+                  VALUES (1, '0180', 'c-1', '2026-01', '5560360793', 6, NULL)";
+    let err = db
+        .execute_unprepared(second)
+        .await
+        .expect_err("a second original is refused");
+    assert!(
+        err.to_string().to_lowercase().contains("unique"),
+        "{label}: {err}"
+    );
+    let correction = "INSERT INTO report_index (idx, municipality, contract_ref, period, provider, kind, supersedes) \
+                      VALUES (2, '0180', 'c-1', '2026-01', '5560360793', 7, 0)";
+    db.execute_unprepared(correction)
+        .await
+        .expect("a correction is allowed");
+    let again = "INSERT INTO report_index (idx, municipality, contract_ref, period, provider, kind, supersedes) \
+                 VALUES (3, '0180', 'c-1', '2026-01', '5560360793', 7, 0)";
+    let err = db
+        .execute_unprepared(again)
+        .await
+        .expect_err("a second correction of the same version is refused");
+    assert!(
+        err.to_string().to_lowercase().contains("unique"),
+        "{label}: {err}"
+    );
+    let next = "INSERT INTO report_index (idx, municipality, contract_ref, period, provider, kind, supersedes) \
+                VALUES (3, '0180', 'c-1', '2026-01', '5560360793', 7, 2)";
+    db.execute_unprepared(next)
+        .await
+        .expect("a correction of the correction is allowed");
+}
+
 #[tokio::test]
-async fn one_original_report_per_contract_and_period() {
+async fn one_original_report_per_contract_and_period_and_one_correction_per_version() {
     on_each_db("one_report", |t: TestDb| async move {
         let store = Store::connect(&t.url).await.expect("connect");
         let db = store.connection();
         seed_rows(db).await;
-        for sql in [
-            "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, integrated_at) \
-             VALUES (1, x'11', x'12', x'13', 6, 'provider:5560360793', x'04', 1000)",
-            "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, integrated_at) \
-             VALUES (2, x'21', x'22', x'23', 7, 'provider:5560360793', x'04', 1000)",
-        ] {
-            db.execute_unprepared(&pg_hex(db, sql)).await.expect("entry");
-        }
-        let second = "INSERT INTO report_index (idx, municipality, contract_ref, period, provider, kind, supersedes) \
-                      VALUES (1, '0180', 'c-1', '2026-01', '5560360793', 6, NULL)";
-        let err = db.execute_unprepared(second).await.expect_err("a second original is refused");
+        seed_report_entries(db).await;
+        assert_one_report_per_place(t.label, db).await;
+        store.close().await.expect("close");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_same_signed_entry_twice_is_refused_for_kinds_other_than_reports() {
+    on_each_db("dedupe_unique", |t: TestDb| async move {
+        let store = Store::connect(&t.url).await.expect("connect");
+        let db = store.connection();
+        seed_rows(db).await;
+        // A contract entry (kind 3) and another with the same dedupe hash.
+        let first = "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, integrated_at) \
+                     VALUES (1, x'11', x'12', x'13', 3, 'provider:5560360793', x'04', 1000)";
+        db.execute_unprepared(&pg_hex(db, first)).await.expect("entry");
+        let same = "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, integrated_at) \
+                    VALUES (2, x'21', x'22', x'13', 3, 'provider:5560360793', x'04', 1000)";
+        let err = db
+            .execute_unprepared(&pg_hex(db, same))
+            .await
+            .expect_err("the same signed statement twice is refused");
         assert!(err.to_string().to_lowercase().contains("unique"), "{}: {err}", t.label);
-        let correction = "INSERT INTO report_index (idx, municipality, contract_ref, period, provider, kind, supersedes) \
-                          VALUES (2, '0180', 'c-1', '2026-01', '5560360793', 7, 0)";
-        db.execute_unprepared(correction).await.expect("a correction is allowed");
+        store.close().await.expect("close");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_report_version_migration_goes_down_and_up_over_stored_reports() {
+    on_each_db("version_key_down_up", |t: TestDb| async move {
+        let store = Store::connect(&t.url).await.expect("connect");
+        let db = store.connection();
+        seed_rows(db).await;
+        seed_report_entries(db).await;
+        Migrator::down(db, Some(1)).await.expect("down");
+        Migrator::up(db, None).await.expect("up");
+        assert_one_report_per_place(t.label, db).await;
         store.close().await.expect("close");
     })
     .await;

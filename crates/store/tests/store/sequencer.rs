@@ -182,6 +182,88 @@ async fn a_duplicate_gets_the_same_receipt() {
     .await;
 }
 
+/// Reports and corrections are found by their place in the report index, every other kind by
+/// its dedupe hash: each kind resubmitted gets its first receipt, and nothing is appended.
+#[tokio::test]
+async fn every_kind_resubmitted_gets_its_first_receipt() {
+    on_each_db("resubmit_kinds", |t: TestDb| async move {
+        let world = World::new();
+        let (store, _clock) = store(&t.url).await;
+        let seq = world.sequencer(&store).await;
+        let setup = submit_all(&seq, world.setup()).await;
+        let report = seq.submit(world.report(0)).await.expect("report");
+        let correction = |supersedes: u64, n: u32| {
+            signed(
+                &Actor::Provider(world.provider),
+                &world.provider_key,
+                Body::ReportCorrected {
+                    contract: world.contract(0),
+                    period: crate::fixtures::period(2020, 1),
+                    supersedes,
+                },
+                Some(format!(r#"{{"schema":1,"n":{n},"corrected":true}}"#).into_bytes()),
+            )
+        };
+        let first = seq
+            .submit(correction(report.receipt.index, 1))
+            .await
+            .expect("correction");
+        let second = seq
+            .submit(correction(first.receipt.index, 2))
+            .await
+            .expect("correction of the correction");
+        assert!(!first.duplicate && !second.duplicate, "{}", t.label);
+        let size = store.size().await.expect("size");
+
+        let mut again = submit_all(&seq, world.setup()).await;
+        again.push(seq.submit(world.report(0)).await.expect("report again"));
+        again.push(
+            seq.submit(correction(report.receipt.index, 1))
+                .await
+                .expect("correction again"),
+        );
+        again.push(
+            seq.submit(correction(first.receipt.index, 2))
+                .await
+                .expect("second correction again"),
+        );
+        let before: Vec<&Accepted> = setup.iter().chain([&report, &first, &second]).collect();
+        assert_eq!(again.len(), before.len());
+        for (a, b) in again.iter().zip(before) {
+            assert!(
+                a.duplicate,
+                "{}: entry {} resubmitted",
+                t.label, b.receipt.index
+            );
+            assert_eq!(a.receipt.index, b.receipt.index, "{}", t.label);
+            assert_eq!(a.receipt.entry, b.receipt.entry, "{}", t.label);
+        }
+        assert_eq!(store.size().await.expect("size"), size, "{}", t.label);
+
+        // The same place with other bytes is no resubmission: the policy refuses it.
+        let other = signed(
+            &Actor::Provider(world.provider),
+            &world.provider_key,
+            Body::ReportSubmitted {
+                contract: world.contract(0),
+                period: crate::fixtures::period(2020, 1),
+            },
+            Some(br#"{"schema":1,"n":0,"other":true}"#.to_vec()),
+        );
+        match seq.submit(other).await {
+            Err(SubmitError::Rejected(problems)) => {
+                assert!(
+                    problems.iter().any(|p| p.contains("already has a report")),
+                    "{problems:?}"
+                );
+            }
+            other => panic!("{}: a second original was not refused: {other:?}", t.label),
+        }
+        assert_eq!(store.size().await.expect("size"), size, "{}", t.label);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn refused_candidates_store_nothing() {
     on_each_db("refused", |t: TestDb| async move {
