@@ -202,9 +202,9 @@ impl KnownReports {
 /// version's, both `None` when the period has no report.
 ///
 /// Each key is looked up on its own, by correlated subqueries over a `VALUES` list, which both
-/// databases answer with an index lookup per key (`report_index_version`, or while PostgreSQL
-/// has no statistics yet the index on municipality and period, which reads only that period's
-/// reports). A row-value `IN (…)` or a join instead leaves the access path to the
+/// databases answer with an index lookup per key in `report_index_version` (SQLite is told to;
+/// PostgreSQL, while it has no statistics yet, may use the index on municipality and period,
+/// which reads only that period's reports). A row-value `IN (…)` or a join instead leaves the access path to the
 /// planner, and PostgreSQL, while a fresh or fast-growing table has no statistics yet, chose to
 /// filter every report of the municipality: each batch's admission then cost more as the log grew.
 async fn report_versions<C: ConnectionTrait>(
@@ -265,10 +265,17 @@ fn versions_statement(backend: DbBackend, keys: &[Key]) -> Statement {
         rows.push(format!("({})", row.join(", ")));
     }
     let same = "r.municipality = k.column1 AND r.contract_ref = k.column2 AND r.period = k.column3";
+    // SQLite's MIN/MAX optimisation otherwise prefers `report_index_municipality`, whose `idx`
+    // follows municipality and period, and reads every report of the period. PostgreSQL has no
+    // such clause; its plan is tested instead.
+    let from = match backend {
+        DbBackend::Sqlite => "report_index r INDEXED BY report_index_version",
+        _ => "report_index r",
+    };
     let sql = format!(
         "SELECT k.column1 AS municipality, k.column2 AS contract_ref, k.column3 AS period, \
-         (SELECT MIN(r.idx) FROM report_index r WHERE {same} AND r.supersedes IS NULL) AS original, \
-         (SELECT MAX(r.idx) FROM report_index r WHERE {same}) AS latest \
+         (SELECT r.idx FROM {from} WHERE {same} AND COALESCE(r.supersedes, -1) = -1) AS original, \
+         (SELECT MAX(r.idx) FROM {from} WHERE {same}) AS latest \
          FROM (VALUES {}) AS k",
         rows.join(", ")
     );

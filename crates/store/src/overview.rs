@@ -168,6 +168,18 @@ impl Store {
         Ok(out)
     }
 
+    /// The statement [`Store::monthly_figures`] runs, for tests that inspect its plan.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn monthly_figures_statement(
+        backend: DbBackend,
+        m: MunicipalityCode,
+        from: Period,
+        to: Period,
+    ) -> Statement {
+        monthly_figures_statement(backend, m, from, to)
+    }
+
     /// The sums of municipality `m`'s report figures per month in `from..=to`, over the latest
     /// version of each contract's report for the month (months without figures are left out).
     /// Nothing is read from the payloads and nothing is recorded: these are a municipality's
@@ -203,9 +215,13 @@ impl Store {
     }
 }
 
-/// The latest version per contract and month is found by a correlated lookup on
-/// `report_index_version` for each of the municipality's reports in the window (read through
-/// `report_index_municipality`); the sums are cast so both databases return 64-bit integers.
+/// Of the municipality's reports in the window (read through `report_index_municipality`), only
+/// the latest version of each contract and month counts: the one no correction supersedes, one
+/// lookup in `report_index_supersedes` each (a correction always supersedes the latest version,
+/// and `report_index_version` allows one per version, so each period's versions form one chain).
+/// A `MAX(idx)` over the contract's versions instead let SQLite's MIN/MAX optimisation read every
+/// report of the month for each report. The sums are cast so both databases return 64-bit
+/// integers.
 fn monthly_figures_statement(
     backend: DbBackend,
     m: MunicipalityCode,
@@ -222,8 +238,7 @@ fn monthly_figures_statement(
          CAST(SUM(f.active) AS BIGINT) AS active \
          FROM report_index r JOIN report_figures f ON f.idx = r.idx \
          WHERE r.municipality = {} AND r.period >= {} AND r.period <= {} \
-         AND r.idx = (SELECT MAX(l.idx) FROM report_index l WHERE l.municipality = r.municipality \
-         AND l.contract_ref = r.contract_ref AND l.period = r.period) \
+         AND NOT EXISTS (SELECT 1 FROM report_index s WHERE s.supersedes = r.idx) \
          GROUP BY r.period ORDER BY r.period",
         p(1),
         p(2),

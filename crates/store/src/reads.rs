@@ -9,10 +9,10 @@ use insyn_ledger::hash::{EMPTY_ROOT, Hash};
 use insyn_ledger::id::{MunicipalityCode, OrgNumber, Period};
 use insyn_ledger::merkle;
 use insyn_ledger::tile::{Tile, TileKind, encode_bundle};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, Order};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Statement, TransactionTrait,
 };
 
 use crate::entity::{
@@ -902,18 +902,25 @@ impl Store {
         contract: &ContractRef,
         period: Period,
     ) -> Result<Vec<ReportRecord>, StoreError> {
-        use report_index::Column as C;
-        report_index::Entity::find()
-            .filter(C::Municipality.eq(contract.municipality.code()))
-            .filter(C::ContractRef.eq(contract.reference.as_str()))
-            .filter(C::Period.eq(period.to_string()))
-            .order_by_asc(C::Idx)
-            .limit(MAX_PAGE)
+        let mut versions = report_versions_query(contract, period)
             .all(&self.db)
             .await?
             .into_iter()
             .map(report_record)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        versions.sort_by_key(|r| r.index);
+        Ok(versions)
+    }
+
+    /// The statement [`Store::report_versions`] runs, for tests that inspect its plan.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn report_versions_statement(
+        backend: DbBackend,
+        contract: &ContractRef,
+        period: Period,
+    ) -> Statement {
+        report_versions_query(contract, period).build(backend)
     }
 
     /// Records a witness's cosignature of the checkpoint of `checkpoint_size`. Idempotent: the
@@ -1065,4 +1072,18 @@ pub(crate) async fn build_tile<C: ConnectionTrait>(
             cache.compute(db, |r| tile.read_hashes(r)).await.map(Some)
         }
     }
+}
+
+/// The versions of `contract`'s report for `period`, in `report_index_version`'s order: the
+/// original (-1), then each correction by the version it supersedes, which is the order of the
+/// log (a correction supersedes the latest version). Ordered by `idx` instead, SQLite reads every
+/// report of the period through the index on municipality and period, which yields that order.
+fn report_versions_query(contract: &ContractRef, period: Period) -> Select<report_index::Entity> {
+    use report_index::Column as C;
+    report_index::Entity::find()
+        .filter(C::Municipality.eq(contract.municipality.code()))
+        .filter(C::ContractRef.eq(contract.reference.as_str()))
+        .filter(C::Period.eq(period.to_string()))
+        .order_by(Expr::cust("COALESCE(supersedes, -1)"), Order::Asc)
+        .limit(MAX_PAGE)
 }

@@ -9,8 +9,9 @@ use insyn_ledger::id::Period;
 use insyn_migrations::{Migrator, MigratorTrait};
 use insyn_store::{
     Candidate, MAX_CONTRACTS, MonthFigures, Page, PayloadContent, PayloadReader, ReportFigures,
-    Sequencer, StoreError,
+    Sequencer, Store, StoreError,
 };
+use sea_orm::{ConnectionTrait, Statement};
 
 use crate::fixtures::{TestPolicy, World, period, registered, signed};
 use crate::harness::{TestDb, on_each_db};
@@ -292,6 +293,81 @@ async fn many_payloads_are_read_at_once_and_every_read_is_recorded() {
                 .await
                 .expect("reads")
                 .is_empty()
+        );
+    })
+    .await;
+}
+
+/// The detail lines of SQLite's `EXPLAIN QUERY PLAN` for `statement`.
+async fn sqlite_plan(db: &impl ConnectionTrait, statement: Statement) -> Vec<String> {
+    let explain = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        format!("EXPLAIN QUERY PLAN {}", statement.sql),
+        statement.values.map(|v| v.0).unwrap_or_default(),
+    );
+    db.query_all_raw(explain)
+        .await
+        .expect("explain")
+        .iter()
+        .map(|r| r.try_get::<String>("", "detail").expect("plan line"))
+        .collect()
+}
+
+/// Regression: with `report_index_version` replacing the index on (contract, period, idx),
+/// SQLite answered "the latest version" (`MAX(idx)`) and "the versions in log order" (`ORDER BY
+/// idx`) through the index on municipality and period, reading every report of the month for
+/// each one: the monthly sums grew with the square of a municipality's contracts. Each lookup
+/// must find one contract's versions by an index that names them.
+#[tokio::test]
+async fn report_lookups_by_contract_read_only_that_contracts_versions() {
+    on_each_db("by_contract_plans", |t: TestDb| async move {
+        let (world, store, seq) = registered(&t.url).await;
+        let (_, correction) = history(&world, &seq, true).await;
+        let db = store.connection();
+        let backend = db.get_database_backend();
+        // The answers, on both databases.
+        let versions = store
+            .report_versions(&world.contract(0), period(2026, 3))
+            .await
+            .expect("versions");
+        assert_eq!(versions.len(), 2, "{}", t.label);
+        assert_eq!(versions[1].index, correction, "{}: log order", t.label);
+        if t.label == "postgres" {
+            return;
+        }
+        let figures = Store::monthly_figures_statement(
+            backend,
+            world.municipality,
+            period(2026, 1),
+            period(2026, 6),
+        );
+        let plan = sqlite_plan(db, figures).await;
+        // The line after each subquery's heading is its access path.
+        let correlated: Vec<&String> = plan
+            .windows(2)
+            .filter(|w| w[0].starts_with("CORRELATED"))
+            .map(|w| &w[1])
+            .collect();
+        assert!(!correlated.is_empty(), "a correlated lookup:\n{plan:#?}");
+        for line in correlated {
+            assert!(
+                line.contains("report_index_supersedes (supersedes=?)"),
+                "the latest version is not found by the version that supersedes it:\n{plan:#?}"
+            );
+        }
+        let plan = sqlite_plan(
+            db,
+            Store::report_versions_statement(backend, &world.contract(0), period(2026, 3)),
+        )
+        .await;
+        assert!(
+            plan.iter().any(|l| l
+                .contains("report_index_version (municipality=? AND contract_ref=? AND period=?)")),
+            "the versions are not read by contract and period:\n{plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|l| l.contains("TEMP B-TREE")),
+            "the versions are sorted apart from the index:\n{plan:#?}"
         );
     })
     .await;
