@@ -636,6 +636,7 @@ impl<P: AdmissionPolicy> Worker<P> {
     ) -> Result<(Vec<Outcome<P::Problem>>, Vec<Option<Receipt>>), StoreError> {
         let started = std::time::Instant::now();
         let txn = begin_locked(&self.store).await?;
+        let began = started.elapsed();
         let size = committed_size(&txn).await?;
         self.catch_up(&txn, size).await?;
         let locked = started.elapsed();
@@ -781,6 +782,7 @@ impl<P: AdmissionPolicy> Worker<P> {
             batch = batch.len(),
             appended = new_entries.len(),
             size = next,
+            ?began,
             ?locked,
             ?admitted,
             ?written,
