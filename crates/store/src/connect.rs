@@ -44,8 +44,10 @@ pub(crate) fn backend_of(url: &str) -> Result<Backend, StoreError> {
 ///
 /// SQLite: WAL journal with `synchronous=FULL`, so every committed transaction (every acknowledged
 /// append) is on disk before the commit returns; foreign keys on; a busy timeout so a second
-/// process waits for the writer instead of failing. Up to 8 connections: one writer at a time,
-/// readers in parallel (WAL lets readers proceed during a write).
+/// process waits for the writer instead of failing; no automatic checkpoints (the sequencer runs
+/// them, see `wal.rs`). Up to 8 connections for readers and the few writes outside the log
+/// (accounts, sessions, payload reads), in parallel with the sequencer's own connection
+/// ([`sqlite_writer`]): WAL lets readers proceed during a write.
 ///
 /// PostgreSQL: the server's defaults (`fsync=on`, `synchronous_commit=on`) are what durability
 /// needs and are left alone. Up to 10 connections, enough for a 2-core machine.
@@ -71,6 +73,9 @@ pub(crate) fn options(url: &str, backend: Backend) -> ConnectOptions {
                         // 16 MiB of page cache per connection (the default is 2 MiB), so the
                         // append path finds the indices' hot pages in memory.
                         .pragma("cache_size", "-16384")
+                        // The sequencer checkpoints the WAL beside the append path (`wal.rs`),
+                        // not the commit that happens to fill it.
+                        .pragma("wal_autocheckpoint", "0")
                 })
                 .map_sqlx_sqlite_pool_opts(|o| o.after_release(|conn, _| Box::pin(released(conn))));
         }
@@ -112,6 +117,21 @@ pub(crate) async fn connect_and_migrate(
     let db = Database::connect(options(url, backend)).await?;
     migrate(&db).await?;
     Ok((db, backend))
+}
+
+/// The sequencer's own connection on SQLite: a pool of one, opened after the migrations.
+///
+/// SQLite keeps a page cache per connection and throws it away when it finds that another
+/// connection wrote since it last read. Taking whichever pooled connection was free, the
+/// sequencer found a cold cache at almost every batch and read the indexes' pages back from the
+/// operating system; on a connection of its own (the only one that appends) the cache stays
+/// valid from one batch to the next. Nothing else is tested before use: it is the only user.
+pub(crate) async fn sqlite_writer(url: &str) -> Result<DatabaseConnection, StoreError> {
+    let mut opts = options(url, Backend::Sqlite);
+    opts.max_connections(1)
+        .min_connections(1)
+        .test_before_acquire(false);
+    Ok(Database::connect(opts).await?)
 }
 
 /// Runs the migrations inside one transaction that first takes the migration lock: PostgreSQL's

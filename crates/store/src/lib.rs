@@ -3,7 +3,10 @@
 //! Code map:
 //! - [`Store`] (this file and `reads.rs`): opening the database and every read the API and the
 //!   portal need, each a method, so a handler never builds a query.
-//! - `connect.rs`: pool and durability settings (SQLite WAL + `synchronous=FULL`), migrations.
+//! - `connect.rs`: pool and durability settings (SQLite WAL + `synchronous=FULL`), the
+//!   sequencer's own SQLite connection, migrations.
+//! - `sequencer.rs`: the append path, on a thread of its own; `wal.rs`: SQLite's WAL
+//!   checkpoints, run by the sequencer beside the append path.
 //! - [`entity`]: sea-orm entities for the tables `insyn-migrations` creates.
 //!
 //! Architecture invariants:
@@ -23,6 +26,7 @@ mod known_reports;
 mod overview;
 mod reads;
 mod sequencer;
+mod wal;
 
 use std::fmt;
 use std::sync::Arc;
@@ -48,6 +52,9 @@ pub use sequencer::{
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The connection the sequencer appends through: on SQLite one of its own, so that its page
+    /// cache survives from batch to batch; on PostgreSQL the shared pool.
+    writer: DatabaseConnection,
     backend: Backend,
     clock: Arc<dyn Clock>,
 }
@@ -69,8 +76,13 @@ impl Store {
     /// database cannot be reached or migrated.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let (db, backend) = connect::connect_and_migrate(url).await?;
+        let writer = match backend {
+            Backend::Sqlite => connect::sqlite_writer(url).await?,
+            Backend::Postgres => db.clone(),
+        };
         Ok(Self {
             db,
+            writer,
             backend,
             clock: Arc::new(SystemClock),
         })
@@ -108,6 +120,9 @@ impl Store {
     /// # Errors
     /// The database's error when closing fails.
     pub async fn close(self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            self.writer.close().await?;
+        }
         self.db.close().await?;
         Ok(())
     }

@@ -41,6 +41,7 @@ use crate::error::to_db;
 use crate::hashes::HashCache;
 use crate::known_reports::KnownReports;
 use crate::reads::{committed_size, entries_in, stored_entry};
+use crate::wal::WalCheckpointer;
 use crate::{Store, StoreError};
 
 /// Advisory lock key (PostgreSQL) that serialises appends across processes ("insyn_lg").
@@ -236,6 +237,9 @@ pub struct SequencerConfig {
     pub max_wait: Duration,
     /// How many candidates may wait in the queue (back-pressure beyond that).
     pub queue: usize,
+    /// SQLite: the WAL size, in pages, past which the sequencer waits for the WAL to be
+    /// checkpointed completely before its next transaction (see `wal.rs`).
+    pub wal_limit_pages: u32,
 }
 
 impl Default for SequencerConfig {
@@ -244,6 +248,7 @@ impl Default for SequencerConfig {
             max_batch: 2048,
             max_wait: Duration::from_millis(2),
             queue: 16_384,
+            wal_limit_pages: crate::wal::WAL_LIMIT_PAGES,
         }
     }
 }
@@ -298,6 +303,7 @@ impl<P: AdmissionPolicy> Sequencer<P> {
     ) -> Result<(Self, JoinHandle<()>), StoreError> {
         init_log(&store, &signer).await?;
         let policy = fresh_policy();
+        let wal = WalCheckpointer::new(&store, config.wal_limit_pages);
         let mut worker = Worker {
             store,
             signer,
@@ -309,10 +315,11 @@ impl<P: AdmissionPolicy> Sequencer<P> {
             tail: TileTail::default(),
             healthy: true,
             config,
+            wal,
         };
         worker.catch_up_outside().await?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
-        let task = tokio::spawn(worker.run(rx));
+        let task = run_on_own_thread(worker, rx)?;
         Ok((Self { tx }, task))
     }
 
@@ -349,6 +356,43 @@ impl<P: AdmissionPolicy> Sequencer<P> {
             })?;
         rx.await.map_err(|_| SubmitError::Closed)?
     }
+}
+
+/// Runs the worker on a thread of its own, with a single-threaded runtime of its own.
+///
+/// On the server's runtime the worker waited behind the HTTP tasks after every database
+/// statement: a batch's commit wakes every submitter of the batch, and the worker's next wake-up
+/// (the answer to its `BEGIN`) was queued after them all, several milliseconds per batch while
+/// the one writer of the log stood still. Its own thread wakes as soon as the database answers.
+/// The signature checks still run on a blocking pool (this runtime's), beside the worker.
+///
+/// The returned task ends when the worker does.
+fn run_on_own_thread<P: AdmissionPolicy>(
+    worker: Worker<P>,
+    rx: mpsc::Receiver<Request<P::Problem>>,
+) -> Result<JoinHandle<()>, StoreError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("insyn-sequencer-pool")
+        .build()
+        .map_err(|e| {
+            StoreError::Unavailable(format!("cannot start the sequencer's runtime: {e}"))
+        })?;
+    let (done, finished) = oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("insyn-sequencer".to_owned())
+        .spawn(move || {
+            runtime.block_on(worker.run(rx));
+            let _ = done.send(());
+        })
+        .map_err(|e| {
+            StoreError::Unavailable(format!("cannot start the sequencer's thread: {e}"))
+        })?;
+    Ok(tokio::spawn(async move {
+        if finished.await.is_err() {
+            tracing::error!("the sequencer's thread ended without finishing (it panicked)");
+        }
+    }))
 }
 
 /// The machine form of an actor, as stored in `entries.actor`: `operator`,
@@ -410,7 +454,7 @@ async fn init_log(store: &Store, signer: &LogSigner) -> Result<(), StoreError> {
 /// Begins a transaction holding the log's write lock.
 async fn begin_locked(store: &Store) -> Result<DatabaseTransaction, StoreError> {
     let txn = store
-        .db
+        .writer
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
@@ -468,6 +512,8 @@ struct Worker<P: AdmissionPolicy> {
     /// False after a failed transaction: the state must be rebuilt before the next batch.
     healthy: bool,
     config: SequencerConfig,
+    /// SQLite: checkpoints the WAL between batches.
+    wal: WalCheckpointer,
 }
 
 impl<P: AdmissionPolicy> Worker<P> {
@@ -518,6 +564,7 @@ impl<P: AdmissionPolicy> Worker<P> {
             }
             self.process(batch, checks).await;
         }
+        self.wal.finish().await;
         tracing::info!("sequencer stopped: every handle was dropped");
     }
 
@@ -572,7 +619,7 @@ impl<P: AdmissionPolicy> Worker<P> {
     /// Catches up with the committed log without taking the write lock (the bulk of a restart's
     /// work), so other writers are not held up; the transaction then catches up the remainder.
     async fn catch_up_outside(&mut self) -> Result<(), StoreError> {
-        let db = self.store.db.clone();
+        let db = self.store.writer.clone();
         let size = committed_size(&db).await?;
         self.catch_up(&db, size).await
     }
@@ -634,6 +681,7 @@ impl<P: AdmissionPolicy> Worker<P> {
         batch: &[Request<P::Problem>],
         checks: Vec<SignatureCheck>,
     ) -> Result<(Vec<Outcome<P::Problem>>, Vec<Option<Receipt>>), StoreError> {
+        self.wal.before_write().await;
         let started = std::time::Instant::now();
         let txn = begin_locked(&self.store).await?;
         let began = started.elapsed();
@@ -778,6 +826,8 @@ impl<P: AdmissionPolicy> Worker<P> {
 
         let proved = started.elapsed();
         txn.commit().await?;
+        let committed = started.elapsed();
+        self.wal.after_commit().await;
         tracing::debug!(
             batch = batch.len(),
             appended = new_entries.len(),
@@ -787,7 +837,7 @@ impl<P: AdmissionPolicy> Worker<P> {
             ?admitted,
             ?written,
             ?proved,
-            committed = ?started.elapsed(),
+            ?committed,
             "batch integrated"
         );
         // Keep only the new right edge in memory: flat memory however long the log grows.

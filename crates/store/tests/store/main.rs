@@ -8,3 +8,4 @@ mod overview;
 mod reads;
 mod schema;
 mod sequencer;
+mod wal;
