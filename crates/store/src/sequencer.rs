@@ -364,7 +364,8 @@ impl<P: AdmissionPolicy> Sequencer<P> {
 /// statement: a batch's commit wakes every submitter of the batch, and the worker's next wake-up
 /// (the answer to its `BEGIN`) was queued after them all, several milliseconds per batch while
 /// the one writer of the log stood still. Its own thread wakes as soon as the database answers.
-/// The signature checks still run on a blocking pool (this runtime's), beside the worker.
+/// The signature checks still run on a blocking pool (this runtime's threads, `insyn-verify`),
+/// beside the worker.
 ///
 /// The returned task ends when the worker does.
 fn run_on_own_thread<P: AdmissionPolicy>(
@@ -373,7 +374,7 @@ fn run_on_own_thread<P: AdmissionPolicy>(
 ) -> Result<JoinHandle<()>, StoreError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .thread_name("insyn-sequencer-pool")
+        .thread_name("insyn-verify")
         .build()
         .map_err(|e| {
             StoreError::Unavailable(format!("cannot start the sequencer's runtime: {e}"))
