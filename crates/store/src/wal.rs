@@ -10,9 +10,10 @@
 //!
 //! A WAL only starts again from its beginning when a write transaction begins after a checkpoint
 //! has copied all of it. Under steady load the next batch always begins while a checkpoint is
-//! still running, so once the WAL holds more than a limit ([`WAL_LIMIT_PAGES`] by default) the sequencer waits for
-//! the running checkpoint and runs one more before it begins the next transaction: the WAL stays
-//! bounded (disk use flat) at the price of one wait each time the WAL reaches the limit.
+//! still running, so once the WAL holds more than a limit ([`WAL_LIMIT_PAGES`] by default) the
+//! sequencer waits for the running checkpoint and runs one more before it begins the next
+//! transaction: the WAL stays bounded (disk use flat) at the price of one wait each time the WAL
+//! reaches the limit.
 //!
 //! Durability is unchanged: a commit is durable when its frames are synced to the WAL
 //! (`synchronous=FULL`); checkpoints only move committed pages into the database file.
