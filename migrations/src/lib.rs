@@ -17,6 +17,7 @@ mod m20261125_000003_api_credentials;
 mod m20261201_000004_full_tiles;
 mod m20261202_000005_report_figures;
 mod m20261203_000006_report_version_key;
+mod m20261204_000007_payload_carriers;
 
 /// The list of Insyn's migrations, in the order they run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_full_tiles::Migration),
             Box::new(m20261202_000005_report_figures::Migration),
             Box::new(m20261203_000006_report_version_key::Migration),
+            Box::new(m20261204_000007_payload_carriers::Migration),
         ]
     }
 }

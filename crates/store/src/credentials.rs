@@ -151,15 +151,23 @@ impl Store {
         &self,
         sha256: &[u8; 32],
     ) -> Result<Vec<StoredEntry>, StoreError> {
-        entries::Entity::find()
-            .filter(entries::Column::PayloadHash.eq(sha256.to_vec()))
-            .order_by_asc(entries::Column::Idx)
-            .limit(100)
+        entries_with_payload_query(sha256)
             .all(self.connection())
             .await?
             .into_iter()
             .map(stored_entry)
             .collect()
+    }
+
+    /// The statement [`Store::entries_with_payload`] runs, for tests that inspect its plan.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn entries_with_payload_statement(
+        backend: sea_orm::DbBackend,
+        sha256: &[u8; 32],
+    ) -> sea_orm::Statement {
+        use sea_orm::QueryTrait;
+        entries_with_payload_query(sha256).build(backend)
     }
 
     /// Whether municipality `m` has registered a contract with provider `p` (at any time).
@@ -185,4 +193,17 @@ impl Store {
         }
         Ok(false)
     }
+}
+
+/// The entries naming a payload (at most 100, in log order): by leaf index through the payloads'
+/// key and the carriers' hash index (there is no index of the entries by payload hash).
+fn entries_with_payload_query(sha256: &[u8; 32]) -> sea_orm::Select<entries::Entity> {
+    use sea_orm::sea_query::ExprTrait;
+    let hash = sha256.to_vec();
+    entries::Entity::find()
+        .filter(
+            entries::Column::Idx.in_subquery(crate::reads::entries_naming(|c| c.eq(hash.clone()))),
+        )
+        .order_by_asc(entries::Column::Idx)
+        .limit(100)
 }

@@ -83,6 +83,28 @@ pub mod payloads {
         pub erased_at: Option<i64>,
         pub erased_by: Option<String>,
         pub erasure_reason: Option<String>,
+        /// The entry whose submission stored the bytes; any other entry naming them is in
+        /// [`super::payload_carriers`]. Empty only on a row no entry names (none is written so).
+        pub first_idx: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Every entry that names a payload other than the one that stored it (`payloads.first_idx`):
+/// the same bytes named again, or a payload named without its bytes. Append-only.
+pub mod payload_carriers {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "payload_carriers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub idx: i64,
+        pub payload_hash: Vec<u8>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

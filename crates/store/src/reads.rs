@@ -15,6 +15,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, QueryTrait, Select, Statement, TransactionTrait,
 };
 
+use crate::entity::payload_carriers;
 use crate::entity::{
     checkpoints, cosignatures, entries, full_tiles, log_meta, payload_reads, payloads,
     report_figures, report_index,
@@ -643,7 +644,7 @@ impl Store {
                 "an erasure needs who and why".to_owned(),
             ));
         }
-        use sea_orm::sea_query::{ExprTrait, Query};
+        use sea_orm::sea_query::ExprTrait;
         let txn = self.db.begin().await?;
         let res = payloads::Entity::update_many()
             .col_expr(
@@ -665,11 +666,8 @@ impl Store {
             return Ok(false);
         }
         // The figures derived from the payload go with it.
-        let signing = Query::select()
-            .column(entries::Column::Idx)
-            .from(entries::Entity)
-            .and_where(Expr::col(entries::Column::PayloadHash).eq(sha256.to_vec()))
-            .to_owned();
+        let hash = sha256.to_vec();
+        let signing = entries_naming(|c| c.eq(hash.clone()));
         report_figures::Entity::delete_many()
             .filter(report_figures::Column::Idx.in_subquery(signing))
             .exec(&txn)
@@ -731,8 +729,9 @@ impl Store {
                         .equals((entries::Entity, entries::Column::Idx)),
                 )
                 .and_where(
-                    Expr::col((entries::Entity, entries::Column::PayloadHash))
-                        .equals((payload_reads::Entity, payload_reads::Column::PayloadHash)),
+                    Expr::col((entries::Entity, entries::Column::Idx)).in_subquery(entries_naming(
+                        |c| c.equals((payload_reads::Entity, payload_reads::Column::PayloadHash)),
+                    )),
                 )
                 .cond_where(
                     Condition::any()
@@ -768,7 +767,7 @@ impl Store {
             std::collections::HashMap::new();
         let mut others: std::collections::HashMap<[u8; 32], u64> = std::collections::HashMap::new();
         for row in entries::Entity::find()
-            .filter(entries::Column::PayloadHash.is_in(hashes))
+            .filter(entries::Column::Idx.in_subquery(entries_naming(|c| c.is_in(hashes.clone()))))
             .order_by_asc(entries::Column::Idx)
             .all(&self.db)
             .await?
@@ -1010,6 +1009,35 @@ impl Store {
                 verifier_key: r.verifier_key,
             }))
     }
+}
+
+/// The leaf indices of the entries that name a payload whose hash satisfies `matches` (given the
+/// hash column): for each payload, the entry that stored it (`payloads.first_idx`, through the
+/// payloads' key) and every other entry naming it (`payload_carriers`, through its hash index).
+/// There is no index of the entries by payload hash: the append path would pay a page of it per
+/// entry (see migration 7).
+pub(crate) fn entries_naming<F>(matches: F) -> sea_orm::sea_query::SelectStatement
+where
+    F: Fn(Expr) -> Expr,
+{
+    use sea_orm::sea_query::{Query, UnionType};
+    let carriers = Query::select()
+        .column((payload_carriers::Entity, payload_carriers::Column::Idx))
+        .from(payload_carriers::Entity)
+        .and_where(matches(Expr::col((
+            payload_carriers::Entity,
+            payload_carriers::Column::PayloadHash,
+        ))))
+        .to_owned();
+    Query::select()
+        .column((payloads::Entity, payloads::Column::FirstIdx))
+        .from(payloads::Entity)
+        .and_where(matches(Expr::col((
+            payloads::Entity,
+            payloads::Column::Sha256,
+        ))))
+        .union(UnionType::All, carriers)
+        .to_owned()
 }
 
 pub(crate) fn payload_content(row: payloads::Model) -> Result<PayloadContent, StoreError> {

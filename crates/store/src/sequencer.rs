@@ -13,7 +13,7 @@
 //!   and rebuilt from the database, so no half state survives.
 //! - The store decides nothing about admission: an [`AdmissionPolicy`] does.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -25,17 +25,17 @@ use insyn_ledger::merkle::{self, stored_hash_index};
 use insyn_ledger::note::LogSigner;
 use insyn_ledger::receipt::Receipt;
 use insyn_ledger::tile::{TILE_WIDTH, Tile, TileKind, encode_bundle};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    QueryFilter, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::entity::{
-    checkpoints, entries, full_tiles, log_meta, payloads, report_figures, report_index,
-    stored_hashes,
+    checkpoints, entries, full_tiles, log_meta, payload_carriers, payloads, report_figures,
+    report_index, stored_hashes,
 };
 use crate::error::to_db;
 use crate::hashes::HashCache;
@@ -1067,8 +1067,18 @@ async fn write_batch<Pr: fmt::Debug>(
         .map(|r| (r.candidate.dedupe, &r.candidate))
         .collect();
 
+    // Payloads already stored (under the log's write lock, so nothing adds one meanwhile): an
+    // entry naming one of them, or one stored earlier in this batch, becomes a carrier.
+    let mut stored = stored_payloads(
+        txn,
+        new_entries
+            .iter()
+            .filter_map(|(_, e, _, _)| e.statement().payload_sha256()),
+    )
+    .await?;
     let mut entry_rows = Vec::with_capacity(new_entries.len());
     let mut payload_rows = Vec::new();
+    let mut carrier_rows = Vec::new();
     let mut report_rows = Vec::new();
     let mut figure_rows = Vec::new();
     for (index, entry, bytes, leaf) in new_entries {
@@ -1086,19 +1096,26 @@ async fn write_batch<Pr: fmt::Debug>(
             payload_hash: Set(st.payload_sha256().map(|h| h.to_vec())),
             integrated_at: Set(to_db(entry.integrated_at_ms())?),
         });
-        if let (Some(hash), Some(payload)) = (
-            st.payload_sha256(),
-            by_dedupe.get(&dedupe).and_then(|c| c.payload.as_ref()),
-        ) {
-            payload_rows.push(payloads::ActiveModel {
-                sha256: Set(hash.to_vec()),
-                bytes: Set(Some(payload.clone())),
-                size: Set(i64::try_from(payload.len()).unwrap_or(i64::MAX)),
-                stored_at: Set(now),
-                erased_at: Set(None),
-                erased_by: Set(None),
-                erasure_reason: Set(None),
-            });
+        if let Some(hash) = st.payload_sha256() {
+            let bytes = by_dedupe.get(&dedupe).and_then(|c| c.payload.as_ref());
+            match bytes {
+                Some(payload) if stored.insert(hash) => {
+                    payload_rows.push(payloads::ActiveModel {
+                        sha256: Set(hash.to_vec()),
+                        bytes: Set(Some(payload.clone())),
+                        size: Set(i64::try_from(payload.len()).unwrap_or(i64::MAX)),
+                        stored_at: Set(now),
+                        erased_at: Set(None),
+                        erased_by: Set(None),
+                        erasure_reason: Set(None),
+                        first_idx: Set(Some(to_db(*index)?)),
+                    });
+                }
+                _ => carrier_rows.push(payload_carriers::ActiveModel {
+                    idx: Set(to_db(*index)?),
+                    payload_hash: Set(hash.to_vec()),
+                }),
+            }
         }
         let report = match st.body() {
             Body::ReportSubmitted { contract, period } => Some((contract, period, None)),
@@ -1133,7 +1150,7 @@ async fn write_batch<Pr: fmt::Debug>(
             }
         }
     }
-    insert_rows(txn, entry_rows, INSERT_CHUNK, None).await?;
+    insert_rows(txn, entry_rows, INSERT_CHUNK).await?;
     let hash_models = hash_rows
         .iter()
         .map(|(i, h)| {
@@ -1143,14 +1160,11 @@ async fn write_batch<Pr: fmt::Debug>(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    insert_rows(txn, hash_models, INSERT_CHUNK * 2, None).await?;
-    // The same payload may already be stored (identical report bodies): keep the first.
-    let keep_first = OnConflict::column(payloads::Column::Sha256)
-        .do_nothing()
-        .to_owned();
-    insert_rows(txn, payload_rows, INSERT_CHUNK, Some(keep_first)).await?;
-    insert_rows(txn, report_rows, INSERT_CHUNK, None).await?;
-    insert_rows(txn, figure_rows, INSERT_CHUNK, None).await?;
+    insert_rows(txn, hash_models, INSERT_CHUNK * 2).await?;
+    insert_rows(txn, payload_rows, INSERT_CHUNK).await?;
+    insert_rows(txn, carrier_rows, INSERT_CHUNK).await?;
+    insert_rows(txn, report_rows, INSERT_CHUNK).await?;
+    insert_rows(txn, figure_rows, INSERT_CHUNK).await?;
     checkpoints::Entity::insert(checkpoints::ActiveModel {
         size: Set(to_db(size)?),
         note: Set(note.to_owned()),
@@ -1161,13 +1175,36 @@ async fn write_batch<Pr: fmt::Debug>(
     Ok(())
 }
 
+/// Which of `hashes` the payloads table already holds (one indexed query per 500 hashes).
+async fn stored_payloads(
+    txn: &DatabaseTransaction,
+    hashes: impl Iterator<Item = [u8; 32]>,
+) -> Result<HashSet<[u8; 32]>, StoreError> {
+    let mut wanted: Vec<[u8; 32]> = hashes.collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut found = HashSet::new();
+    for chunk in wanted.chunks(500) {
+        let rows: Vec<Vec<u8>> = payloads::Entity::find()
+            .select_only()
+            .column(payloads::Column::Sha256)
+            .filter(payloads::Column::Sha256.is_in(chunk.iter().map(|h| h.to_vec())))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for row in rows {
+            found.insert(crate::error::hash32(&row)?);
+        }
+    }
+    Ok(found)
+}
+
 /// Inserts rows with multi-row INSERTs of power-of-two sizes (at most `max`, a power of two), so
 /// that only a handful of distinct statements exist and the prepared-statement cache always hits.
 async fn insert_rows<A>(
     txn: &DatabaseTransaction,
     rows: Vec<A>,
     max: usize,
-    on_conflict: Option<OnConflict>,
 ) -> Result<(), StoreError>
 where
     A: sea_orm::ActiveModelTrait + Send,
@@ -1182,11 +1219,9 @@ where
         };
         let chunk: Vec<A> = rows.by_ref().take(take).collect();
         left -= take;
-        let mut insert = <A::Entity as EntityTrait>::insert_many(chunk);
-        if let Some(oc) = &on_conflict {
-            insert = insert.on_conflict(oc.clone());
-        }
-        insert.exec_without_returning(txn).await?;
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }

@@ -183,9 +183,9 @@ async fn the_migration_fills_the_figures_of_reports_stored_before_it() {
                 .expect("figures")
                 .is_empty()
         );
-        // Undo the figures migration (and the one after it) and run them again over the stored
+        // Undo the figures migration (and the two after it) and run them again over the stored
         // reports.
-        Migrator::down(store.connection(), Some(2))
+        Migrator::down(store.connection(), Some(3))
             .await
             .expect("down");
         Migrator::up(store.connection(), None).await.expect("up");

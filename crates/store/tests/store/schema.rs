@@ -19,7 +19,8 @@ async fn seed_rows(db: &impl ConnectionTrait) {
         "INSERT INTO payload_reads (payload_hash, reader, role, read_at) VALUES (x'05', 'acct:1', 'auditor', 1000)",
         "INSERT INTO cosignatures (witness, checkpoint_size, signature, received_at) VALUES ('w', 1, 'sig', 1000)",
         "INSERT INTO log_meta (id, origin, verifier_key, created_at) VALUES (1, 'o', 'k', 1000)",
-        "INSERT INTO payloads (sha256, bytes, size, stored_at) VALUES (x'05', x'7b7d', 2, 1000)",
+        "INSERT INTO payloads (sha256, bytes, size, stored_at, first_idx) VALUES (x'05', x'7b7d', 2, 1000, 0)",
+        "INSERT INTO payload_carriers (idx, payload_hash) VALUES (0, x'05')",
         "INSERT INTO full_tiles (path, data) VALUES ('tile/0/000', x'06')",
     ] {
         db.execute_unprepared(&pg_hex(db, sql))
@@ -83,12 +84,14 @@ async fn triggers_refuse_update_and_delete_on_ledger_tables() {
             ("cosignatures", "signature = 'x'"),
             ("log_meta", "origin = 'evil'"),
             ("full_tiles", "data = data"),
+            ("payload_carriers", "payload_hash = payload_hash"),
         ] {
             let update = format!("UPDATE {table} SET {set}");
             assert_refused(t.label, &update, db.execute_unprepared(&update).await);
         }
         // Delete children before parents, so only the trigger can be what refuses.
         for table in [
+            "payload_carriers",
             "cosignatures",
             "report_index",
             "payload_reads",
@@ -113,6 +116,8 @@ async fn triggers_refuse_update_and_delete_on_ledger_tables() {
             forge,
             db.execute_unprepared(&pg_hex(db, forge)).await,
         );
+        let moved = "UPDATE payloads SET first_idx = 7";
+        assert_refused(t.label, moved, db.execute_unprepared(moved).await);
         let silent = "UPDATE payloads SET bytes = NULL";
         assert_refused(t.label, silent, db.execute_unprepared(silent).await);
         let erase = "UPDATE payloads SET bytes = NULL, erased_at = 2000, erased_by = 'acct:1', \
@@ -120,6 +125,8 @@ async fn triggers_refuse_update_and_delete_on_ledger_tables() {
         db.execute_unprepared(erase)
             .await
             .expect("an erasure with a tombstone is allowed");
+        let moved = "UPDATE payloads SET first_idx = NULL";
+        assert_refused(t.label, moved, db.execute_unprepared(moved).await);
         let unerase = "UPDATE payloads SET erased_at = NULL";
         assert_refused(t.label, unerase, db.execute_unprepared(unerase).await);
         let again = "UPDATE payloads SET erasure_reason = 'changed my mind'";
@@ -136,6 +143,7 @@ async fn triggers_refuse_update_and_delete_on_ledger_tables() {
             "log_meta",
             "payloads",
             "full_tiles",
+            "payload_carriers",
         ] {
             let row = db
                 .query_one_raw(sea_orm::Statement::from_string(
@@ -247,9 +255,59 @@ async fn the_report_version_migration_goes_down_and_up_over_stored_reports() {
         let db = store.connection();
         seed_rows(db).await;
         seed_report_entries(db).await;
-        Migrator::down(db, Some(1)).await.expect("down");
+        // The report-version migration and the payload-carriers one after it.
+        Migrator::down(db, Some(2)).await.expect("down");
         Migrator::up(db, None).await.expect("up");
         assert_one_report_per_place(t.label, db).await;
+        store.close().await.expect("close");
+    })
+    .await;
+}
+
+/// The integers one query returns, in order.
+async fn column(db: &impl ConnectionTrait, sql: &str) -> Vec<i64> {
+    db.query_all_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    .iter()
+    .map(|r| r.try_get_by_index(0).expect("integer"))
+    .collect()
+}
+
+#[tokio::test]
+async fn the_payload_carriers_migration_goes_down_and_up_over_stored_payloads() {
+    on_each_db("payload_carriers_down_up", |t: TestDb| async move {
+        let store = Store::connect(&t.url).await.expect("connect");
+        let db = store.connection();
+        seed_rows(db).await;
+        // Back to before the migration: the seeded carrier goes with its table.
+        Migrator::down(db, Some(1)).await.expect("down");
+        // Two more entries naming payload 05 (entry 0 stored it), one naming a payload never stored.
+        for sql in [
+            "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, payload_hash, integrated_at) \
+             VALUES (1, x'11', x'12', x'13', 6, 'provider:5560360793', x'04', x'05', 1001)",
+            "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, payload_hash, integrated_at) \
+             VALUES (2, x'21', x'22', x'23', 6, 'provider:5560360793', x'04', x'99', 1002)",
+            "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, payload_hash, integrated_at) \
+             VALUES (3, x'31', x'32', x'33', 6, 'provider:5560360793', x'04', x'05', 1003)",
+        ] {
+            db.execute_unprepared(&pg_hex(db, sql))
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        Migrator::up(db, None).await.expect("up");
+        assert_eq!(column(db, "SELECT first_idx FROM payloads").await, vec![0], "{}", t.label);
+        assert_eq!(
+            column(db, "SELECT idx FROM payload_carriers ORDER BY idx").await,
+            vec![1, 2, 3],
+            "{}",
+            t.label
+        );
+        let forged = "UPDATE payloads SET first_idx = 3";
+        assert_refused(t.label, forged, db.execute_unprepared(forged).await);
         store.close().await.expect("close");
     })
     .await;

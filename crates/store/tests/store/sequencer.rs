@@ -561,3 +561,194 @@ async fn full_tiles_are_stored_by_whoever_completes_them() {
     })
     .await;
 }
+
+/// A report for contract `c` and `period` naming `bytes` as its payload, with or without sending
+/// them, carrying figures.
+fn naming(
+    world: &World,
+    c: u32,
+    period: insyn_ledger::id::Period,
+    bytes: &[u8],
+    send: bool,
+) -> insyn_store::Candidate {
+    let st = insyn_ledger::entry::Statement::build_and_sign(
+        Actor::Provider(world.provider),
+        Body::ReportSubmitted {
+            contract: world.contract(c),
+            period,
+        },
+        Some(insyn_ledger::hash::sha256(bytes)),
+        &world.provider_key,
+    )
+    .expect("statement");
+    insyn_store::Candidate::new(st, send.then(|| bytes.to_vec()))
+        .expect("candidate")
+        .with_figures(insyn_store::ReportFigures {
+            invoiced_sek: 1000,
+            active: 3,
+        })
+}
+
+/// How many rows of `table` match `condition` (raw SQL, so the test does not trust the store).
+async fn count(db: &impl ConnectionTrait, table: &str, condition: &str) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"),
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    row.try_get("", "n").expect("n")
+}
+
+#[tokio::test]
+async fn every_entry_naming_a_payload_is_found_and_erasure_reaches_them_all() {
+    on_each_db("payload_carriers", |t: TestDb| async move {
+        let world = World::new();
+        let (store, _clock) = store(&t.url).await;
+        let seq = world.sequencer(&store).await;
+        submit_all(&seq, world.setup()).await;
+        let p = |m| crate::fixtures::period(2024, m);
+        let same = br#"{"schema":1,"identical":true}"#;
+        let first = seq
+            .submit(naming(&world, 0, p(1), same, true))
+            .await
+            .expect("first")
+            .receipt
+            .index;
+        // The same bytes again, in one batch with a report that names them without sending them.
+        let (again, unsent) = tokio::join!(
+            seq.submit(naming(&world, 1, p(1), same, true)),
+            seq.submit(naming(&world, 2, p(1), same, false)),
+        );
+        let (again, unsent) = (
+            again.expect("again").receipt.index,
+            unsent.expect("unsent").receipt.index,
+        );
+        // A payload named before its bytes arrive.
+        let later = br#"{"schema":1,"later":true}"#;
+        let before = seq
+            .submit(naming(&world, 0, p(2), later, false))
+            .await
+            .expect("before")
+            .receipt
+            .index;
+        let with = seq
+            .submit(naming(&world, 1, p(2), later, true))
+            .await
+            .expect("with")
+            .receipt
+            .index;
+
+        let hash = insyn_ledger::hash::sha256(same);
+        let found: Vec<u64> = store
+            .entries_with_payload(&hash)
+            .await
+            .expect("naming")
+            .iter()
+            .map(|e| e.index)
+            .collect();
+        let mut expected = vec![first, again, unsent];
+        expected.sort_unstable();
+        assert_eq!(found, expected, "{}", t.label);
+        let found: Vec<u64> = store
+            .entries_with_payload(&insyn_ledger::hash::sha256(later))
+            .await
+            .expect("naming")
+            .iter()
+            .map(|e| e.index)
+            .collect();
+        assert_eq!(found, vec![before, with], "{}", t.label);
+        if t.label == "sqlite" {
+            // Found by keys, never by reading the entries: there is no index of them by payload.
+            let db = store.connection();
+            let st = Store::entries_with_payload_statement(db.get_database_backend(), &hash);
+            let explain = sea_orm::Statement::from_sql_and_values(
+                db.get_database_backend(),
+                format!("EXPLAIN QUERY PLAN {}", st.sql),
+                st.values.map(|v| v.0).unwrap_or_default(),
+            );
+            let plan: Vec<String> = db
+                .query_all_raw(explain)
+                .await
+                .expect("explain")
+                .iter()
+                .map(|r| r.try_get::<String>("", "detail").expect("plan line"))
+                .collect();
+            for wanted in [
+                "SEARCH entries USING INTEGER PRIMARY KEY (rowid=?)",
+                "SEARCH payloads USING INDEX sqlite_autoindex_payloads_1 (sha256=?)",
+                "SEARCH payload_carriers USING COVERING INDEX payload_carriers_hash (payload_hash=?)",
+            ] {
+                assert!(plan.iter().any(|l| l.contains(wanted)), "{wanted}:\n{plan:#?}");
+            }
+            assert!(!plan.iter().any(|l| l.starts_with("SCAN")), "a scan:\n{plan:#?}");
+        }
+
+        // Stored once each, by the entry that brought the bytes first.
+        let db = store.connection();
+        assert_eq!(
+            count(db, "payloads", &format!("first_idx = {first}")).await,
+            1,
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            count(db, "payloads", &format!("first_idx = {with}")).await,
+            1,
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            count(db, "payloads", "1 = 1").await,
+            2 + 1,
+            "{}: the setup's profile and the two",
+            t.label
+        );
+        let reader = PayloadReader {
+            who: "account:7".to_owned(),
+            role: "inspector".to_owned(),
+        };
+        let content = store
+            .read_payload(&hash, &reader)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert!(matches!(content, insyn_store::PayloadContent::Present(ref b) if b == same));
+
+        // Erasing the payload takes the figures of every report that named it.
+        let figures = |i: u64| format!("idx = {i}");
+        for i in [first, again, unsent, before, with] {
+            assert_eq!(
+                count(db, "report_figures", &figures(i)).await,
+                1,
+                "{}",
+                t.label
+            );
+        }
+        assert!(
+            store
+                .erase_payload(&hash, "account:1", "court order")
+                .await
+                .expect("erase")
+        );
+        for i in [first, again, unsent] {
+            assert_eq!(
+                count(db, "report_figures", &figures(i)).await,
+                0,
+                "{}: {i}",
+                t.label
+            );
+        }
+        for i in [before, with] {
+            assert_eq!(
+                count(db, "report_figures", &figures(i)).await,
+                1,
+                "{}: {i}",
+                t.label
+            );
+        }
+    })
+    .await;
+}
