@@ -684,6 +684,13 @@ impl<P: AdmissionPolicy> Worker<P> {
     ) -> Result<(Vec<Outcome<P::Problem>>, Vec<Option<Receipt>>), StoreError> {
         self.wal.before_write().await;
         let started = std::time::Instant::now();
+        // Whether the writer's connection is back in its pool (SQLite; always 0 on PostgreSQL):
+        // a `BEGIN` that found it still on its way back waited for the release (measured in
+        // docs/PERFORMANCE.md, 2026-12-05).
+        let writer_idle = match self.store.backend() {
+            crate::Backend::Sqlite => self.store.writer.get_sqlite_connection_pool().num_idle(),
+            crate::Backend::Postgres => 0,
+        };
         let txn = begin_locked(&self.store).await?;
         let began = started.elapsed();
         let size = committed_size(&txn).await?;
@@ -834,6 +841,7 @@ impl<P: AdmissionPolicy> Worker<P> {
             appended = new_entries.len(),
             size = next,
             ?began,
+            writer_idle,
             ?locked,
             ?admitted,
             ?written,
