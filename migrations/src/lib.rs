@@ -18,6 +18,7 @@ mod m20261201_000004_full_tiles;
 mod m20261202_000005_report_figures;
 mod m20261203_000006_report_version_key;
 mod m20261204_000007_payload_carriers;
+mod m20261205_000008_report_version_by_period;
 
 /// The list of Insyn's migrations, in the order they run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_report_figures::Migration),
             Box::new(m20261203_000006_report_version_key::Migration),
             Box::new(m20261204_000007_payload_carriers::Migration),
+            Box::new(m20261205_000008_report_version_by_period::Migration),
         ]
     }
 }

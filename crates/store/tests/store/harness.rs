@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use insyn_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database};
 
 /// A database a test may use: its URL, and what to clean up afterwards.
@@ -91,4 +92,19 @@ fn with_database(url: &str, db: &str) -> String {
         out.push_str(q);
     }
     out
+}
+
+/// Rolls back the migration `name` and every one after it: a test of one migration names it, so
+/// that adding a migration never moves the test to another one.
+pub(crate) async fn down_through(db: &sea_orm::DatabaseConnection, name: &str) {
+    let names: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let at = names
+        .iter()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no migration {name} in {names:?}"));
+    let steps = u32::try_from(names.len() - at).expect("a few migrations");
+    Migrator::down(db, Some(steps)).await.expect("down");
 }

@@ -158,7 +158,7 @@ async fn the_versions_query_reads_only_the_keys_it_asks_for() {
             for line in searches {
                 assert!(
                     line.contains(
-                        "report_index_version (municipality=? AND contract_ref=? AND period=?"
+                        "report_index_version (municipality=? AND period=? AND contract_ref=?"
                     ),
                     "a lookup does not use the version index by contract and period:\n{plan:#?}"
                 );

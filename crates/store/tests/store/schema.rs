@@ -5,7 +5,7 @@ use insyn_migrations::{Migrator, MigratorTrait};
 use insyn_store::{Store, is_append_only_refusal};
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::harness::{TestDb, on_each_db};
+use crate::harness::{TestDb, down_through, on_each_db};
 
 /// Inserts one row in every append-only table with plain SQL (no store logic involved).
 async fn seed_rows(db: &impl ConnectionTrait) {
@@ -255,8 +255,7 @@ async fn the_report_version_migration_goes_down_and_up_over_stored_reports() {
         let db = store.connection();
         seed_rows(db).await;
         seed_report_entries(db).await;
-        // The report-version migration and the payload-carriers one after it.
-        Migrator::down(db, Some(2)).await.expect("down");
+        down_through(db, "m20261203_000006_report_version_key").await;
         Migrator::up(db, None).await.expect("up");
         assert_one_report_per_place(t.label, db).await;
         store.close().await.expect("close");
@@ -284,7 +283,7 @@ async fn the_payload_carriers_migration_goes_down_and_up_over_stored_payloads() 
         let db = store.connection();
         seed_rows(db).await;
         // Back to before the migration: the seeded carrier goes with its table.
-        Migrator::down(db, Some(1)).await.expect("down");
+        down_through(db, "m20261204_000007_payload_carriers").await;
         // Two more entries naming payload 05 (entry 0 stored it), one naming a payload never stored.
         for sql in [
             "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, payload_hash, integrated_at) \
@@ -308,6 +307,52 @@ async fn the_payload_carriers_migration_goes_down_and_up_over_stored_payloads() 
         );
         let forged = "UPDATE payloads SET first_idx = 3";
         assert_refused(t.label, forged, db.execute_unprepared(forged).await);
+        store.close().await.expect("close");
+    })
+    .await;
+}
+
+/// The columns of index `name`, in key order (expressions as SQLite or PostgreSQL write them).
+async fn index_definition(db: &impl ConnectionTrait, name: &str) -> String {
+    let sql = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            format!("SELECT indexdef FROM pg_indexes WHERE indexname = '{name}'")
+        }
+        _ => format!("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = '{name}'"),
+    };
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .expect("index definition")
+        .unwrap_or_else(|| panic!("no index {name}"));
+    row.try_get_by_index::<String>(0).expect("text")
+}
+
+#[tokio::test]
+async fn the_report_version_index_is_keyed_by_period_before_contract_and_goes_down_and_up() {
+    on_each_db("version_by_period", |t: TestDb| async move {
+        let store = Store::connect(&t.url).await.expect("connect");
+        let db = store.connection();
+        let def = index_definition(db, "report_index_version").await;
+        let (period, contract) = (
+            def.find("period").expect("period"),
+            def.find("contract_ref").expect("contract"),
+        );
+        assert!(period < contract, "{}: {def}", t.label);
+        seed_rows(db).await;
+        seed_report_entries(db).await;
+        down_through(db, "m20261205_000008_report_version_by_period").await;
+        let def = index_definition(db, "report_index_version").await;
+        assert!(
+            def.find("contract_ref") < def.find("period"),
+            "{}: down restores migration 6's key: {def}",
+            t.label
+        );
+        Migrator::up(db, None).await.expect("up");
+        assert_one_report_per_place(t.label, db).await;
         store.close().await.expect("close");
     })
     .await;
