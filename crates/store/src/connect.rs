@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use insyn_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::Connection as _;
-use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous,
+};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -47,7 +49,7 @@ pub(crate) fn backend_of(url: &str) -> Result<Backend, StoreError> {
 /// process waits for the writer instead of failing; no automatic checkpoints (the sequencer runs
 /// them, see `wal.rs`). Up to 8 connections for readers and the few writes outside the log
 /// (accounts, sessions, payload reads), in parallel with the sequencer's own connection
-/// ([`sqlite_writer`]): WAL lets readers proceed during a write.
+/// (`held.rs`): WAL lets readers proceed during a write.
 ///
 /// PostgreSQL: the server's defaults (`fsync=on`, `synchronous_commit=on`) are what durability
 /// needs and are left alone. Up to 10 connections, enough for a 2-core machine.
@@ -60,23 +62,7 @@ pub(crate) fn options(url: &str, backend: Backend) -> ConnectOptions {
         Backend::Sqlite => {
             opts.max_connections(8)
                 .min_connections(1)
-                .map_sqlx_sqlite_opts(|o| {
-                    o.journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Full)
-                        .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                        .foreign_keys(true)
-                        .statement_cache_capacity(256)
-                        // Statement journals (multi-row inserts inside a transaction) and
-                        // temporary B-trees stay in memory instead of temporary files: they never
-                        // need to survive a crash; the WAL is what makes a commit durable.
-                        .pragma("temp_store", "memory")
-                        // 16 MiB of page cache per connection (the default is 2 MiB), so the
-                        // append path finds the indices' hot pages in memory.
-                        .pragma("cache_size", "-16384")
-                        // The sequencer checkpoints the WAL beside the append path (`wal.rs`),
-                        // not the commit that happens to fill it.
-                        .pragma("wal_autocheckpoint", "0")
-                })
+                .map_sqlx_sqlite_opts(tune_sqlite)
                 .map_sqlx_sqlite_pool_opts(|o| o.after_release(|conn, _| Box::pin(released(conn))));
         }
         Backend::Postgres => {
@@ -88,6 +74,25 @@ pub(crate) fn options(url: &str, backend: Backend) -> ConnectOptions {
         }
     }
     opts
+}
+
+/// The settings of every SQLite connection, pooled or held (`held.rs`).
+pub(crate) fn tune_sqlite(o: SqliteConnectOptions) -> SqliteConnectOptions {
+    o.journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true)
+        .statement_cache_capacity(256)
+        // Statement journals (multi-row inserts inside a transaction) and temporary B-trees stay
+        // in memory instead of temporary files: they never need to survive a crash; the WAL is
+        // what makes a commit durable.
+        .pragma("temp_store", "memory")
+        // 16 MiB of page cache per connection (the default is 2 MiB), so the append path finds
+        // the indices' hot pages in memory.
+        .pragma("cache_size", "-16384")
+        // The sequencer checkpoints the WAL beside the append path (`wal.rs`), not the commit
+        // that happens to fill it.
+        .pragma("wal_autocheckpoint", "0")
 }
 
 /// Whether a SQLite connection that was just given back may serve again: only if it is outside
@@ -117,21 +122,6 @@ pub(crate) async fn connect_and_migrate(
     let db = Database::connect(options(url, backend)).await?;
     migrate(&db).await?;
     Ok((db, backend))
-}
-
-/// The sequencer's own connection on SQLite: a pool of one, opened after the migrations.
-///
-/// SQLite keeps a page cache per connection and throws it away when it finds that another
-/// connection wrote since it last read. Taking whichever pooled connection was free, the
-/// sequencer found a cold cache at almost every batch and read the indexes' pages back from the
-/// operating system; on a connection of its own (the only one that appends) the cache stays
-/// valid from one batch to the next. Nothing else is tested before use: it is the only user.
-pub(crate) async fn sqlite_writer(url: &str) -> Result<DatabaseConnection, StoreError> {
-    let mut opts = options(url, Backend::Sqlite);
-    opts.max_connections(1)
-        .min_connections(1)
-        .test_before_acquire(false);
-    Ok(Database::connect(opts).await?)
 }
 
 /// Runs the migrations inside one transaction that first takes the migration lock: PostgreSQL's

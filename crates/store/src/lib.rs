@@ -3,8 +3,8 @@
 //! Code map:
 //! - [`Store`] (this file and `reads.rs`): opening the database and every read the API and the
 //!   portal need, each a method, so a handler never builds a query.
-//! - `connect.rs`: pool and durability settings (SQLite WAL + `synchronous=FULL`), the
-//!   sequencer's own SQLite connection, migrations.
+//! - `connect.rs`: pool and durability settings (SQLite WAL + `synchronous=FULL`),
+//!   migrations; `held.rs`: the sequencer's own SQLite connection, held across batches.
 //! - `sequencer.rs`: the append path, on a thread of its own; `wal.rs`: SQLite's WAL
 //!   checkpoints, run by the sequencer beside the append path.
 //! - [`entity`]: sea-orm entities for the tables `insyn-migrations` creates.
@@ -22,6 +22,7 @@ pub mod credentials;
 pub mod entity;
 mod error;
 mod hashes;
+mod held;
 mod known_reports;
 mod overview;
 mod reads;
@@ -52,9 +53,10 @@ pub use sequencer::{
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    /// The connection the sequencer appends through: on SQLite one of its own, so that its page
-    /// cache survives from batch to batch; on PostgreSQL the shared pool.
-    writer: DatabaseConnection,
+    /// SQLite: the database's URL, from which the sequencer opens a connection of its own
+    /// (`held.rs`), so that its page cache survives from batch to batch. On PostgreSQL the
+    /// sequencer appends through the shared pool.
+    sqlite_url: Option<Arc<str>>,
     backend: Backend,
     clock: Arc<dyn Clock>,
 }
@@ -76,13 +78,10 @@ impl Store {
     /// database cannot be reached or migrated.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let (db, backend) = connect::connect_and_migrate(url).await?;
-        let writer = match backend {
-            Backend::Sqlite => connect::sqlite_writer(url).await?,
-            Backend::Postgres => db.clone(),
-        };
+        let sqlite_url = (backend == Backend::Sqlite).then(|| Arc::from(url));
         Ok(Self {
             db,
-            writer,
+            sqlite_url,
             backend,
             clock: Arc::new(SystemClock),
         })
@@ -120,9 +119,6 @@ impl Store {
     /// # Errors
     /// The database's error when closing fails.
     pub async fn close(self) -> Result<(), StoreError> {
-        if self.backend == Backend::Sqlite {
-            self.writer.close().await?;
-        }
         self.db.close().await?;
         Ok(())
     }

@@ -28,7 +28,8 @@ use insyn_ledger::tile::{TILE_WIDTH, Tile, TileKind, encode_bundle};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    QueryFilter, QuerySelect, QueryTrait, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -39,6 +40,7 @@ use crate::entity::{
 };
 use crate::error::to_db;
 use crate::hashes::HashCache;
+use crate::held::{AppendTxn, HeldSqlite};
 use crate::known_reports::KnownReports;
 use crate::reads::{committed_size, entries_in, stored_entry};
 use crate::wal::WalCheckpointer;
@@ -304,7 +306,12 @@ impl<P: AdmissionPolicy> Sequencer<P> {
         init_log(&store, &signer).await?;
         let policy = fresh_policy();
         let wal = WalCheckpointer::new(&store, config.wal_limit_pages);
+        let held = match &store.sqlite_url {
+            Some(url) => Some(HeldSqlite::open(url).await?),
+            None => None,
+        };
         let mut worker = Worker {
+            held,
             store,
             signer,
             fresh: Box::new(fresh_policy),
@@ -455,7 +462,7 @@ async fn init_log(store: &Store, signer: &LogSigner) -> Result<(), StoreError> {
 /// Begins a transaction holding the log's write lock.
 async fn begin_locked(store: &Store) -> Result<DatabaseTransaction, StoreError> {
     let txn = store
-        .writer
+        .db
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
@@ -499,6 +506,9 @@ enum Outcome<P> {
 
 struct Worker<P: AdmissionPolicy> {
     store: Store,
+    /// SQLite: the connection every append transaction runs on, held across batches (`held.rs`);
+    /// `None` on PostgreSQL, or after it could not be reopened (then reopened by `rebuild`).
+    held: Option<HeldSqlite>,
     signer: LogSigner,
     fresh: Box<dyn Fn() -> P + Send + Sync>,
     policy: P,
@@ -566,6 +576,9 @@ impl<P: AdmissionPolicy> Worker<P> {
             self.process(batch, checks).await;
         }
         self.wal.finish().await;
+        if let Some(held) = self.held.take() {
+            held.close().await;
+        }
         tracing::info!("sequencer stopped: every handle was dropped");
     }
 
@@ -608,6 +621,11 @@ impl<P: AdmissionPolicy> Worker<P> {
 
     /// Throws the in-memory state away and rebuilds it from the committed log.
     async fn rebuild(&mut self) -> Result<(), StoreError> {
+        if self.held.is_none()
+            && let Some(url) = &self.store.sqlite_url
+        {
+            self.held = Some(HeldSqlite::open(url).await?);
+        }
         self.policy = (self.fresh)();
         self.known = 0;
         self.last_time = 0;
@@ -620,7 +638,7 @@ impl<P: AdmissionPolicy> Worker<P> {
     /// Catches up with the committed log without taking the write lock (the bulk of a restart's
     /// work), so other writers are not held up; the transaction then catches up the remainder.
     async fn catch_up_outside(&mut self) -> Result<(), StoreError> {
-        let db = self.store.writer.clone();
+        let db = self.store.db.clone();
         let size = committed_size(&db).await?;
         self.catch_up(&db, size).await
     }
@@ -676,7 +694,8 @@ impl<P: AdmissionPolicy> Worker<P> {
             .collect()
     }
 
-    /// The append transaction. Returns each candidate's outcome and receipt.
+    /// The append transaction, on the held SQLite connection or a pooled PostgreSQL one.
+    /// Returns each candidate's outcome and receipt.
     async fn append(
         &mut self,
         batch: &[Request<P::Problem>],
@@ -684,14 +703,44 @@ impl<P: AdmissionPolicy> Worker<P> {
     ) -> Result<(Vec<Outcome<P::Problem>>, Vec<Option<Receipt>>), StoreError> {
         self.wal.before_write().await;
         let started = std::time::Instant::now();
-        // Whether the writer's connection is back in its pool (SQLite; always 0 on PostgreSQL):
-        // a `BEGIN` that found it still on its way back waited for the release (measured in
-        // docs/PERFORMANCE.md, 2026-12-05).
-        let writer_idle = match self.store.backend() {
-            crate::Backend::Sqlite => self.store.writer.get_sqlite_connection_pool().num_idle(),
-            crate::Backend::Postgres => 0,
+        let mut held = self.held.take();
+        let result = match held.as_mut() {
+            Some(conn) => match conn.begin_immediate().await {
+                Ok(txn) => {
+                    self.append_in(AppendTxn::Held(txn), batch, checks, started)
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+            None if self.store.sqlite_url.is_some() => Err(StoreError::Unavailable(
+                "the sequencer's database connection is closed".to_owned(),
+            )),
+            None => match begin_locked(&self.store).await {
+                Ok(txn) => {
+                    self.append_in(AppendTxn::Pool(txn), batch, checks, started)
+                        .await
+                }
+                Err(e) => Err(e),
+            },
         };
-        let txn = begin_locked(&self.store).await?;
+        if result.is_err()
+            && let Some(conn) = held.as_mut()
+            && let Err(e) = conn.recover().await
+        {
+            tracing::warn!(error = %e, "the sequencer's connection cannot be reopened yet");
+            held = None;
+        }
+        self.held = held;
+        result
+    }
+
+    async fn append_in(
+        &mut self,
+        txn: AppendTxn<'_>,
+        batch: &[Request<P::Problem>],
+        checks: Vec<SignatureCheck>,
+        started: std::time::Instant,
+    ) -> Result<(Vec<Outcome<P::Problem>>, Vec<Option<Receipt>>), StoreError> {
         let began = started.elapsed();
         let size = committed_size(&txn).await?;
         self.catch_up(&txn, size).await?;
@@ -841,7 +890,6 @@ impl<P: AdmissionPolicy> Worker<P> {
             appended = new_entries.len(),
             size = next,
             ?began,
-            writer_idle,
             ?locked,
             ?admitted,
             ?written,
@@ -871,7 +919,7 @@ const DEDUPE_INDEXED: &str = "kind NOT IN (6, 7)";
 /// are looked up by dedupe hash, through the partial index that leaves reports out. So an
 /// appended report costs no write to an index keyed by a random hash for its dedupe hash.
 async fn resubmissions<Pr: fmt::Debug>(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     batch: &[Request<Pr>],
     known: &KnownReports,
 ) -> Result<HashMap<[u8; 32], (u64, Entry)>, StoreError> {
@@ -1018,7 +1066,7 @@ impl TileTail {
 /// tiles. Growth is decided under the log's write lock, so every full tile is written exactly once,
 /// by whichever process completed it.
 async fn write_full_tiles(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     old: u64,
     new: u64,
     tail: &TileTail,
@@ -1062,7 +1110,7 @@ async fn write_full_tiles(
 /// Writes a batch's rows with multi-row inserts: entries, stored hashes, payloads, report index
 /// and the checkpoint.
 async fn write_batch<Pr: fmt::Debug>(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     batch: &[Request<Pr>],
     new_entries: &[(u64, Entry, Vec<u8>, Hash)],
     hash_rows: &[(u64, Hash)],
@@ -1158,7 +1206,8 @@ async fn write_batch<Pr: fmt::Debug>(
             }
         }
     }
-    insert_rows(txn, entry_rows, INSERT_CHUNK).await?;
+    let mut inserts = Inserts::new(txn.get_database_backend());
+    inserts.add(entry_rows, INSERT_CHUNK);
     let hash_models = hash_rows
         .iter()
         .map(|(i, h)| {
@@ -1168,24 +1217,94 @@ async fn write_batch<Pr: fmt::Debug>(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    insert_rows(txn, hash_models, INSERT_CHUNK * 2).await?;
-    insert_rows(txn, payload_rows, INSERT_CHUNK).await?;
-    insert_rows(txn, carrier_rows, INSERT_CHUNK).await?;
-    insert_rows(txn, report_rows, INSERT_CHUNK).await?;
-    insert_rows(txn, figure_rows, INSERT_CHUNK).await?;
-    checkpoints::Entity::insert(checkpoints::ActiveModel {
-        size: Set(to_db(size)?),
-        note: Set(note.to_owned()),
-        created_at: Set(now),
-    })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
+    inserts.add(hash_models, INSERT_CHUNK * 2);
+    inserts.add(payload_rows, INSERT_CHUNK);
+    inserts.add(carrier_rows, INSERT_CHUNK);
+    inserts.add(report_rows, INSERT_CHUNK);
+    inserts.add(figure_rows, INSERT_CHUNK);
+    inserts.add(
+        vec![checkpoints::ActiveModel {
+            size: Set(to_db(size)?),
+            note: Set(note.to_owned()),
+            created_at: Set(now),
+        }],
+        1,
+    );
+    inserts.run(txn).await
+}
+
+/// The INSERT statements of one batch, multi-row INSERTs of power-of-two sizes (at most `max`
+/// rows, a power of two), so that only a handful of distinct statements exist and the
+/// prepared-statement cache hits.
+///
+/// On SQLite they reach the database as one multi-statement query: SQLite runs every statement
+/// on the connection's own thread, and each statement sent on its own was a round trip to that
+/// thread, which on a loaded two-core machine waited for a core each way (a batch's twenty-odd
+/// statements took most of its writing time, docs/PERFORMANCE.md, 2026-12-05). PostgreSQL's
+/// extended protocol takes one statement at a time, so there they go one by one.
+struct Inserts {
+    backend: DbBackend,
+    statements: Vec<sea_orm::Statement>,
+}
+
+impl Inserts {
+    fn new(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            statements: Vec::new(),
+        }
+    }
+
+    fn add<A>(&mut self, rows: Vec<A>, max: usize)
+    where
+        A: sea_orm::ActiveModelTrait + Send,
+    {
+        let mut left = rows.len();
+        let mut rows = rows.into_iter();
+        while left > 0 {
+            let take = if left >= max {
+                max
+            } else {
+                1 << (usize::BITS - 1 - left.leading_zeros())
+            };
+            let chunk: Vec<A> = rows.by_ref().take(take).collect();
+            left -= take;
+            self.statements
+                .push(<A::Entity as EntityTrait>::insert_many(chunk).build(self.backend));
+        }
+    }
+
+    async fn run(self, txn: &impl ConnectionTrait) -> Result<(), StoreError> {
+        if self.backend != DbBackend::Sqlite {
+            for statement in self.statements {
+                txn.execute_raw(statement).await?;
+            }
+            return Ok(());
+        }
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        for statement in self.statements {
+            if !sql.is_empty() {
+                sql.push_str(";\n");
+            }
+            sql.push_str(&statement.sql);
+            values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+        }
+        if !sql.is_empty() {
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                sql,
+                values,
+            ))
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// Which of `hashes` the payloads table already holds (one indexed query per 500 hashes).
 async fn stored_payloads(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     hashes: impl Iterator<Item = [u8; 32]>,
 ) -> Result<HashSet<[u8; 32]>, StoreError> {
     let mut wanted: Vec<[u8; 32]> = hashes.collect();
@@ -1205,33 +1324,6 @@ async fn stored_payloads(
         }
     }
     Ok(found)
-}
-
-/// Inserts rows with multi-row INSERTs of power-of-two sizes (at most `max`, a power of two), so
-/// that only a handful of distinct statements exist and the prepared-statement cache always hits.
-async fn insert_rows<A>(
-    txn: &DatabaseTransaction,
-    rows: Vec<A>,
-    max: usize,
-) -> Result<(), StoreError>
-where
-    A: sea_orm::ActiveModelTrait + Send,
-{
-    let mut left = rows.len();
-    let mut rows = rows.into_iter();
-    while left > 0 {
-        let take = if left >= max {
-            max
-        } else {
-            1 << (usize::BITS - 1 - left.leading_zeros())
-        };
-        let chunk: Vec<A> = rows.by_ref().take(take).collect();
-        left -= take;
-        <A::Entity as EntityTrait>::insert_many(chunk)
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
 }
 
 type VerifyItem = (PublicKey, Vec<u8>, insyn_ledger::keys::Signature);

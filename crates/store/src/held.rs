@@ -1,0 +1,215 @@
+//! The sequencer's own SQLite connection, held from one batch to the next instead of borrowed
+//! from a pool for each transaction.
+//!
+//! A pooled connection goes back to its pool through a task that pings the connection's worker
+//! thread before the connection is idle again: two cross-thread round trips after every commit,
+//! which the next batch's `BEGIN` waited for in four batches out of five, about a fifth of the
+//! serial append path on a loaded two-core machine (docs/PERFORMANCE.md, 2026-12-05). The
+//! connection here has one user, the sequencer, so it is simply kept.
+//!
+//! sea-orm builds its transactions only from a pool, so [`HeldTxn`] is a transaction of sqlx's on
+//! the held connection that speaks sea-orm's [`ConnectionTrait`]: the append path's queries are
+//! the same sea-orm entity queries on both databases.
+//!
+//! Architecture invariant: after a failed transaction the connection is used again only if it is
+//! outside any transaction once sqlx has run the rollback it queued; otherwise it is closed and a
+//! new one opened (the same rule the pool's `after_release` hook applies to pooled connections,
+//! see `connect.rs`).
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _, Sqlite, Transaction};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
+    Statement, Values,
+};
+use sea_query_sqlx::SqlxValues;
+use tokio::sync::Mutex;
+
+use crate::StoreError;
+
+/// One SQLite connection with the pool's settings (`connect::tune_sqlite`), owned by its user.
+pub(crate) struct HeldSqlite {
+    conn: SqliteConnection,
+    options: SqliteConnectOptions,
+}
+
+impl HeldSqlite {
+    /// Opens a connection to the SQLite database at `url`.
+    pub(crate) async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url).map_err(to_store)?;
+        let options = crate::connect::tune_sqlite(options).disable_statement_logging();
+        let conn = options.connect().await.map_err(to_store)?;
+        Ok(Self { conn, options })
+    }
+
+    /// Begins a transaction with `BEGIN IMMEDIATE`, which takes SQLite's write lock at once.
+    pub(crate) async fn begin_immediate(&mut self) -> Result<HeldTxn<'_>, StoreError> {
+        let txn = self
+            .conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(to_store)?;
+        Ok(HeldTxn {
+            txn: Mutex::new(txn),
+        })
+    }
+
+    /// After a transaction that failed (and was dropped, which queues its rollback): keeps the
+    /// connection if it is outside any transaction once the rollback ran, else replaces it.
+    ///
+    /// A transaction that fails on SQLite's "database or disk is full" (or an I/O error) may have
+    /// been rolled back by SQLite itself; the queued rollback then fails and sqlx still counts the
+    /// connection as inside a transaction, so its next `BEGIN` would become a `SAVEPOINT` inside
+    /// a transaction nobody commits.
+    pub(crate) async fn recover(&mut self) -> Result<(), StoreError> {
+        let clean = self.conn.ping().await.is_ok() && !self.conn.is_in_transaction();
+        if clean {
+            return Ok(());
+        }
+        tracing::warn!(
+            "the sequencer's connection was left inside a failed transaction; reopening it"
+        );
+        let fresh = self.options.connect().await.map_err(to_store)?;
+        let old = std::mem::replace(&mut self.conn, fresh);
+        // Closing may fail on a broken connection; it is gone either way.
+        let _ = old.close_hard().await;
+        Ok(())
+    }
+
+    /// Closes the connection.
+    pub(crate) async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}
+
+/// A write transaction on a [`HeldSqlite`] connection. Dropped without [`HeldTxn::commit`], it is
+/// rolled back (sqlx queues the rollback; [`HeldSqlite::recover`] checks it ran).
+pub(crate) struct HeldTxn<'c> {
+    txn: Mutex<Transaction<'c, Sqlite>>,
+}
+
+impl HeldTxn<'_> {
+    /// Commits; with `synchronous=FULL` the commit returns once the WAL is synced.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        self.txn.into_inner().commit().await.map_err(to_store)
+    }
+}
+
+fn to_store(e: sqlx::Error) -> StoreError {
+    StoreError::Database(DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))
+}
+
+fn exec_err(e: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
+}
+
+fn query_err(e: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
+}
+
+/// sea-orm's statement as a sqlx query with its values bound, as sea-orm's own SQLite driver
+/// builds it, but taking the values instead of copying them (a batch's payloads are among them).
+fn sqlx_query(stmt: Statement) -> sqlx::query::Query<'static, Sqlite, SqlxValues> {
+    let values = stmt.values.unwrap_or(Values(Vec::new()));
+    sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql), SqlxValues(values))
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for HeldTxn<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        DbBackend::Sqlite
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        let mut txn = self.txn.lock().await;
+        sqlx_query(stmt)
+            .execute(&mut **txn)
+            .await
+            .map(Into::into)
+            .map_err(exec_err)
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        let mut txn = self.txn.lock().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut **txn)
+            .await
+            .map(Into::into)
+            .map_err(exec_err)
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        let mut txn = self.txn.lock().await;
+        sqlx_query(stmt)
+            .fetch_optional(&mut **txn)
+            .await
+            .map(|row| row.map(Into::into))
+            .map_err(query_err)
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let mut txn = self.txn.lock().await;
+        sqlx_query(stmt)
+            .fetch_all(&mut **txn)
+            .await
+            .map(|rows| rows.into_iter().map(Into::into).collect())
+            .map_err(query_err)
+    }
+}
+
+/// The append transaction: on SQLite on the sequencer's held connection, on PostgreSQL on a
+/// pooled one (after `pg_advisory_xact_lock`). Both hold the log's write lock.
+pub(crate) enum AppendTxn<'c> {
+    Pool(DatabaseTransaction),
+    Held(HeldTxn<'c>),
+}
+
+impl AppendTxn<'_> {
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Self::Pool(txn) => Ok(txn.commit().await?),
+            Self::Held(txn) => txn.commit().await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for AppendTxn<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Self::Pool(txn) => txn.get_database_backend(),
+            Self::Held(txn) => txn.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Pool(txn) => txn.execute_raw(stmt).await,
+            Self::Held(txn) => txn.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Pool(txn) => txn.execute_unprepared(sql).await,
+            Self::Held(txn) => txn.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Self::Pool(txn) => txn.query_one_raw(stmt).await,
+            Self::Held(txn) => txn.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Self::Pool(txn) => txn.query_all_raw(stmt).await,
+            Self::Held(txn) => txn.query_all_raw(stmt).await,
+        }
+    }
+}
