@@ -7,20 +7,28 @@
 //! serial append path on a loaded two-core machine (docs/PERFORMANCE.md, 2026-12-05). The
 //! connection here has one user, the sequencer, so it is simply kept.
 //!
-//! sea-orm builds its transactions only from a pool, so [`HeldTxn`] is a transaction of sqlx's on
-//! the held connection that speaks sea-orm's [`ConnectionTrait`]: the append path's queries are
-//! the same sea-orm entity queries on both databases.
+//! Every statement is a round trip between the sequencer's thread and the connection's worker
+//! thread, and on a loaded two-core machine each one that finds the other thread asleep waits for
+//! it to be scheduled, a large part of a batch's time (docs/PERFORMANCE.md, 2026-12-05, evening).
+//! So the transaction's `BEGIN IMMEDIATE` and the read of the log's size go to SQLite together
+//! ([`HeldSqlite::begin_immediate`]), and the transaction is controlled by those statements
+//! (`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`) rather than by sqlx's transaction object, which
+//! sends its `BEGIN` on its own.
 //!
-//! Architecture invariant: after a failed transaction the connection is used again only if it is
-//! outside any transaction once sqlx has run the rollback it queued; otherwise it is closed and a
-//! new one opened (the same rule the pool's `after_release` hook applies to pooled connections,
-//! see `connect.rs`).
+//! sea-orm builds its transactions only from a pool, so [`HeldTxn`] speaks sea-orm's
+//! [`ConnectionTrait`] over the held connection: the append path's queries are the same sea-orm
+//! entity queries on both databases.
+//!
+//! Architecture invariant: after a failed transaction the connection is rolled back and used
+//! again only once a `BEGIN` on it succeeds (which it does only outside any transaction);
+//! otherwise it is closed and a new one opened (the rule the pool's `after_release` hook applies
+//! to pooled connections, see `connect.rs`).
 
 use std::str::FromStr;
 use std::sync::Arc;
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _, Sqlite, Transaction};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _, Sqlite};
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
     Statement, Values,
@@ -45,27 +53,54 @@ impl HeldSqlite {
         Ok(Self { conn, options })
     }
 
-    /// Begins a transaction with `BEGIN IMMEDIATE`, which takes SQLite's write lock at once.
-    pub(crate) async fn begin_immediate(&mut self) -> Result<HeldTxn<'_>, StoreError> {
-        let txn = self
-            .conn
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(to_store)?;
-        Ok(HeldTxn {
-            txn: Mutex::new(txn),
-        })
+    /// Begins a transaction with `BEGIN IMMEDIATE`, which takes SQLite's write lock at once, and
+    /// reads the log's committed size inside it, in one round trip (`raw_sql`: several
+    /// statements without parameters). Returns the transaction and the size.
+    ///
+    /// A transaction that is dropped without [`HeldTxn::commit`], or whose commit fails, must be
+    /// followed by [`HeldSqlite::recover`] before the connection is used again.
+    pub(crate) async fn begin_immediate(&mut self) -> Result<(HeldTxn<'_>, u64), StoreError> {
+        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(
+            "BEGIN IMMEDIATE; SELECT MAX(idx) FROM entries",
+        ))
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(to_store)?;
+        let last: Option<i64> = match rows.into_iter().next() {
+            Some(row) => QueryResult::from(row).try_get_by_index(0)?,
+            None => None,
+        };
+        let size = match last {
+            None => 0,
+            Some(i) => u64::try_from(i)
+                .ok()
+                .and_then(|i| i.checked_add(1))
+                .ok_or_else(|| StoreError::Corrupt(format!("entry index {i}")))?,
+        };
+        Ok((
+            HeldTxn {
+                conn: Mutex::new(&mut self.conn),
+            },
+            size,
+        ))
     }
 
-    /// After a transaction that failed (and was dropped, which queues its rollback): keeps the
-    /// connection if it is outside any transaction once the rollback ran, else replaces it.
+    /// After a transaction that failed, or was dropped: rolls it back and keeps the connection if
+    /// it is then outside any transaction, else replaces it.
     ///
     /// A transaction that fails on SQLite's "database or disk is full" (or an I/O error) may have
-    /// been rolled back by SQLite itself; the queued rollback then fails and sqlx still counts the
-    /// connection as inside a transaction, so its next `BEGIN` would become a `SAVEPOINT` inside
-    /// a transaction nobody commits.
+    /// been rolled back by SQLite itself, and then `ROLLBACK` fails ("no transaction is active"),
+    /// which is fine. Whether the connection is really outside any transaction is what a `BEGIN`
+    /// proves: SQLite refuses one inside a transaction.
     pub(crate) async fn recover(&mut self) -> Result<(), StoreError> {
-        let clean = self.conn.ping().await.is_ok() && !self.conn.is_in_transaction();
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        let clean = match sqlx::raw_sql("BEGIN").execute(&mut self.conn).await {
+            Ok(_) => sqlx::raw_sql("ROLLBACK")
+                .execute(&mut self.conn)
+                .await
+                .is_ok(),
+            Err(_) => false,
+        };
         if clean {
             return Ok(());
         }
@@ -85,16 +120,22 @@ impl HeldSqlite {
     }
 }
 
-/// A write transaction on a [`HeldSqlite`] connection. Dropped without [`HeldTxn::commit`], it is
-/// rolled back (sqlx queues the rollback; [`HeldSqlite::recover`] checks it ran).
+/// A write transaction on a [`HeldSqlite`] connection, begun by [`HeldSqlite::begin_immediate`].
+/// Dropped without [`HeldTxn::commit`], it stays open until [`HeldSqlite::recover`] rolls it
+/// back.
 pub(crate) struct HeldTxn<'c> {
-    txn: Mutex<Transaction<'c, Sqlite>>,
+    conn: Mutex<&'c mut SqliteConnection>,
 }
 
 impl HeldTxn<'_> {
     /// Commits; with `synchronous=FULL` the commit returns once the WAL is synced.
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
-        self.txn.into_inner().commit().await.map_err(to_store)
+        let conn = self.conn.into_inner();
+        sqlx::raw_sql("COMMIT")
+            .execute(conn)
+            .await
+            .map(|_| ())
+            .map_err(to_store)
     }
 }
 
@@ -124,36 +165,36 @@ impl ConnectionTrait for HeldTxn<'_> {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        let mut txn = self.txn.lock().await;
+        let mut conn = self.conn.lock().await;
         sqlx_query(stmt)
-            .execute(&mut **txn)
+            .execute(&mut **conn)
             .await
             .map(Into::into)
             .map_err(exec_err)
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let mut txn = self.txn.lock().await;
+        let mut conn = self.conn.lock().await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut **txn)
+            .execute(&mut **conn)
             .await
             .map(Into::into)
             .map_err(exec_err)
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        let mut txn = self.txn.lock().await;
+        let mut conn = self.conn.lock().await;
         sqlx_query(stmt)
-            .fetch_optional(&mut **txn)
+            .fetch_optional(&mut **conn)
             .await
             .map(|row| row.map(Into::into))
             .map_err(query_err)
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let mut txn = self.txn.lock().await;
+        let mut conn = self.conn.lock().await;
         sqlx_query(stmt)
-            .fetch_all(&mut **txn)
+            .fetch_all(&mut **conn)
             .await
             .map(|rows| rows.into_iter().map(Into::into).collect())
             .map_err(query_err)

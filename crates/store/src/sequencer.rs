@@ -706,8 +706,8 @@ impl<P: AdmissionPolicy> Worker<P> {
         let mut held = self.held.take();
         let result = match held.as_mut() {
             Some(conn) => match conn.begin_immediate().await {
-                Ok(txn) => {
-                    self.append_in(AppendTxn::Held(txn), batch, checks, started)
+                Ok((txn, size)) => {
+                    self.append_in(AppendTxn::Held(txn), Some(size), batch, checks, started)
                         .await
                 }
                 Err(e) => Err(e),
@@ -717,7 +717,7 @@ impl<P: AdmissionPolicy> Worker<P> {
             )),
             None => match begin_locked(&self.store).await {
                 Ok(txn) => {
-                    self.append_in(AppendTxn::Pool(txn), batch, checks, started)
+                    self.append_in(AppendTxn::Pool(txn), None, batch, checks, started)
                         .await
                 }
                 Err(e) => Err(e),
@@ -734,15 +734,20 @@ impl<P: AdmissionPolicy> Worker<P> {
         result
     }
 
+    /// `size` is the committed size when the transaction's begin already read it.
     async fn append_in(
         &mut self,
         txn: AppendTxn<'_>,
+        size: Option<u64>,
         batch: &[Request<P::Problem>],
         checks: Vec<SignatureCheck>,
         started: std::time::Instant,
     ) -> Result<(Vec<Outcome<P::Problem>>, Vec<Option<Receipt>>), StoreError> {
         let began = started.elapsed();
-        let size = committed_size(&txn).await?;
+        let size = match size {
+            Some(size) => size,
+            None => committed_size(&txn).await?,
+        };
         self.catch_up(&txn, size).await?;
         let locked = started.elapsed();
 
@@ -1235,13 +1240,9 @@ async fn write_batch<Pr: fmt::Debug>(
 
 /// The INSERT statements of one batch, multi-row INSERTs of power-of-two sizes (at most `max`
 /// rows, a power of two), so that only a handful of distinct statements exist and the
-/// prepared-statement cache hits.
-///
-/// On SQLite they reach the database as one multi-statement query: SQLite runs every statement
-/// on the connection's own thread, and each statement sent on its own was a round trip to that
-/// thread, which on a loaded two-core machine waited for a core each way (a batch's twenty-odd
-/// statements took most of its writing time, docs/PERFORMANCE.md, 2026-12-05). PostgreSQL's
-/// extended protocol takes one statement at a time, so there they go one by one.
+/// prepared-statement cache hits. They are sent one by one: sqlx 0.9 deprecates several
+/// statements with parameters in one query (launchbadge/sqlx#3108), and sending a batch's inserts
+/// together gained little (docs/PERFORMANCE.md, 2026-12-05, evening).
 struct Inserts {
     backend: DbBackend,
     statements: Vec<sea_orm::Statement>,
@@ -1275,28 +1276,8 @@ impl Inserts {
     }
 
     async fn run(self, txn: &impl ConnectionTrait) -> Result<(), StoreError> {
-        if self.backend != DbBackend::Sqlite {
-            for statement in self.statements {
-                txn.execute_raw(statement).await?;
-            }
-            return Ok(());
-        }
-        let mut sql = String::new();
-        let mut values = Vec::new();
         for statement in self.statements {
-            if !sql.is_empty() {
-                sql.push_str(";\n");
-            }
-            sql.push_str(&statement.sql);
-            values.extend(statement.values.map(|v| v.0).unwrap_or_default());
-        }
-        if !sql.is_empty() {
-            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                sql,
-                values,
-            ))
-            .await?;
+            txn.execute_raw(statement).await?;
         }
         Ok(())
     }
