@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use insyn_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, Statement};
 
 /// A database a test may use: its URL, and what to clean up afterwards.
 pub(crate) struct TestDb {
@@ -107,4 +107,32 @@ pub(crate) async fn down_through(db: &sea_orm::DatabaseConnection, name: &str) {
         .unwrap_or_else(|| panic!("no migration {name} in {names:?}"));
     let steps = u32::try_from(names.len() - at).expect("a few migrations");
     Migrator::down(db, Some(steps)).await.expect("down");
+}
+
+/// The detail lines of SQLite's `EXPLAIN QUERY PLAN` for `statement`.
+pub(crate) async fn sqlite_plan(db: &impl ConnectionTrait, statement: Statement) -> Vec<String> {
+    let explain = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        format!("EXPLAIN QUERY PLAN {}", statement.sql),
+        statement.values.map(|v| v.0).unwrap_or_default(),
+    );
+    db.query_all_raw(explain)
+        .await
+        .expect("explain")
+        .iter()
+        .map(|r| r.try_get::<String>("", "detail").expect("plan line"))
+        .collect()
+}
+
+/// How many rows of `table` match `condition` (raw SQL, so a test does not trust the store).
+pub(crate) async fn count(db: &impl ConnectionTrait, table: &str, condition: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"),
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    row.try_get("", "n").expect("n")
 }

@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use tokio::task::JoinSet;
 
 use crate::fixtures::{TestPolicy, World, period, registered, signed};
-use crate::harness::{TestDb, on_each_db};
+use crate::harness::{TestDb, on_each_db, sqlite_plan};
 
 /// Reports 0..n, submitted concurrently so that they integrate in batches, as under load.
 async fn submit_reports(world: &World, seq: &Sequencer<TestPolicy>, n: u32) {
@@ -141,18 +141,7 @@ async fn the_versions_query_reads_only_the_keys_it_asks_for() {
             // SQLite: each key is looked up in `report_index_version`. Regression: without being
             // told, SQLite's MIN/MAX optimisation chose the index on municipality and period and
             // read every report of the period (93 µs of admission per report at 300,000).
-            let explain = Statement::from_sql_and_values(
-                backend,
-                format!("EXPLAIN QUERY PLAN {}", built.sql),
-                built.values.clone().map(|v| v.0).unwrap_or_default(),
-            );
-            let plan: Vec<String> = db
-                .query_all_raw(explain)
-                .await
-                .expect("explain")
-                .iter()
-                .map(|r| r.try_get::<String>("", "detail").expect("plan line"))
-                .collect();
+            let plan = sqlite_plan(db, built.clone()).await;
             let searches: Vec<&String> = plan.iter().filter(|l| l.contains(" r ")).collect();
             assert_eq!(searches.len(), 2, "two lookups per key:\n{plan:#?}");
             for line in searches {

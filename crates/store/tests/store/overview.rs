@@ -11,10 +11,9 @@ use insyn_store::{
     Candidate, MAX_CONTRACTS, MonthFigures, Page, PayloadContent, PayloadReader, ReportFigures,
     Sequencer, Store, StoreError,
 };
-use sea_orm::{ConnectionTrait, Statement};
 
 use crate::fixtures::{TestPolicy, World, period, registered, signed};
-use crate::harness::{TestDb, down_through, on_each_db};
+use crate::harness::{TestDb, down_through, on_each_db, sqlite_plan};
 
 /// A report in the shape the migration reads (`costs_sek.total_invoiced`, `caseload.active`).
 fn report(
@@ -294,21 +293,6 @@ async fn many_payloads_are_read_at_once_and_every_read_is_recorded() {
         );
     })
     .await;
-}
-
-/// The detail lines of SQLite's `EXPLAIN QUERY PLAN` for `statement`.
-async fn sqlite_plan(db: &impl ConnectionTrait, statement: Statement) -> Vec<String> {
-    let explain = Statement::from_sql_and_values(
-        db.get_database_backend(),
-        format!("EXPLAIN QUERY PLAN {}", statement.sql),
-        statement.values.map(|v| v.0).unwrap_or_default(),
-    );
-    db.query_all_raw(explain)
-        .await
-        .expect("explain")
-        .iter()
-        .map(|r| r.try_get::<String>("", "detail").expect("plan line"))
-        .collect()
 }
 
 /// Regression: with `report_index_version` replacing the index on (contract, period, idx),

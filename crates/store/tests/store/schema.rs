@@ -5,7 +5,7 @@ use insyn_migrations::{Migrator, MigratorTrait};
 use insyn_store::{Store, is_append_only_refusal};
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::harness::{TestDb, down_through, on_each_db};
+use crate::harness::{TestDb, count, down_through, on_each_db};
 
 /// Inserts one row in every append-only table with plain SQL (no store logic involved).
 async fn seed_rows(db: &impl ConnectionTrait) {
@@ -145,16 +145,7 @@ async fn triggers_refuse_update_and_delete_on_ledger_tables() {
             "full_tiles",
             "payload_carriers",
         ] {
-            let row = db
-                .query_one_raw(sea_orm::Statement::from_string(
-                    db.get_database_backend(),
-                    format!("SELECT COUNT(*) AS n FROM {table}"),
-                ))
-                .await
-                .expect("count")
-                .expect("row");
-            let n: i64 = row.try_get("", "n").expect("n");
-            assert_eq!(n, 1, "{}: {table}", t.label);
+            assert_eq!(count(db, table, "1 = 1").await, 1, "{}: {table}", t.label);
         }
         store.close().await.expect("close");
     })

@@ -11,7 +11,7 @@ use insyn_store::{Accepted, Page, PayloadReader, ReportQuery, Sequencer, Store, 
 use sea_orm::ConnectionTrait;
 
 use crate::fixtures::{TestPolicy, World, signed, store};
-use crate::harness::{TestDb, on_each_db};
+use crate::harness::{TestDb, count, on_each_db, sqlite_plan};
 
 async fn submit_all(
     seq: &Sequencer<TestPolicy>,
@@ -589,19 +589,6 @@ fn naming(
         })
 }
 
-/// How many rows of `table` match `condition` (raw SQL, so the test does not trust the store).
-async fn count(db: &impl ConnectionTrait, table: &str, condition: &str) -> i64 {
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"),
-        ))
-        .await
-        .expect("count")
-        .expect("row");
-    row.try_get("", "n").expect("n")
-}
-
 #[tokio::test]
 async fn every_entry_naming_a_payload_is_found_and_erasure_reaches_them_all() {
     on_each_db("payload_carriers", |t: TestDb| async move {
@@ -664,18 +651,7 @@ async fn every_entry_naming_a_payload_is_found_and_erasure_reaches_them_all() {
             // Found by keys, never by reading the entries: there is no index of them by payload.
             let db = store.connection();
             let st = Store::entries_with_payload_statement(db.get_database_backend(), &hash);
-            let explain = sea_orm::Statement::from_sql_and_values(
-                db.get_database_backend(),
-                format!("EXPLAIN QUERY PLAN {}", st.sql),
-                st.values.map(|v| v.0).unwrap_or_default(),
-            );
-            let plan: Vec<String> = db
-                .query_all_raw(explain)
-                .await
-                .expect("explain")
-                .iter()
-                .map(|r| r.try_get::<String>("", "detail").expect("plan line"))
-                .collect();
+            let plan = sqlite_plan(db, st).await;
             for wanted in [
                 "SEARCH entries USING INTEGER PRIMARY KEY (rowid=?)",
                 "SEARCH payloads USING INDEX sqlite_autoindex_payloads_1 (sha256=?)",
