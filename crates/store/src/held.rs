@@ -2,10 +2,9 @@
 //! from a pool for each transaction.
 //!
 //! A pooled connection goes back to its pool through a task that pings the connection's worker
-//! thread before the connection is idle again: two cross-thread round trips after every commit,
-//! which the next batch's `BEGIN` waited for in four batches out of five, about a fifth of the
-//! serial append path on a loaded two-core machine (docs/PERFORMANCE.md, 2026-12-05). The
-//! connection here has one user, the sequencer, so it is simply kept.
+//! thread twice before the connection is idle again. The connection here has one user, the
+//! sequencer, so it is simply kept, and a batch's `BEGIN` follows the previous commit without
+//! those pings.
 //!
 //! Every statement is a round trip between the sequencer's thread and the connection's worker
 //! thread, and on a loaded two-core machine each one that finds the other thread asleep waits for
@@ -37,6 +36,7 @@ use sea_query_sqlx::SqlxValues;
 use tokio::sync::Mutex;
 
 use crate::StoreError;
+use crate::error::from_db;
 
 /// One SQLite connection with the pool's settings (`connect::tune_sqlite`), owned by its user.
 pub(crate) struct HeldSqlite {
@@ -70,12 +70,10 @@ impl HeldSqlite {
             Some(row) => QueryResult::from(row).try_get_by_index(0)?,
             None => None,
         };
+        // As `reads::committed_size`: the last index plus one.
         let size = match last {
             None => 0,
-            Some(i) => u64::try_from(i)
-                .ok()
-                .and_then(|i| i.checked_add(1))
-                .ok_or_else(|| StoreError::Corrupt(format!("entry index {i}")))?,
+            Some(i) => from_db(i)? + 1,
         };
         Ok((
             HeldTxn {

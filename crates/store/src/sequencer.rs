@@ -28,8 +28,7 @@ use insyn_ledger::tile::{TILE_WIDTH, Tile, TileKind, encode_bundle};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QuerySelect, QueryTrait, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    QueryFilter, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -1211,8 +1210,7 @@ async fn write_batch<Pr: fmt::Debug>(
             }
         }
     }
-    let mut inserts = Inserts::new(txn.get_database_backend());
-    inserts.add(entry_rows, INSERT_CHUNK);
+    insert_rows(txn, entry_rows, INSERT_CHUNK).await?;
     let hash_models = hash_rows
         .iter()
         .map(|(i, h)| {
@@ -1222,65 +1220,19 @@ async fn write_batch<Pr: fmt::Debug>(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    inserts.add(hash_models, INSERT_CHUNK * 2);
-    inserts.add(payload_rows, INSERT_CHUNK);
-    inserts.add(carrier_rows, INSERT_CHUNK);
-    inserts.add(report_rows, INSERT_CHUNK);
-    inserts.add(figure_rows, INSERT_CHUNK);
-    inserts.add(
-        vec![checkpoints::ActiveModel {
-            size: Set(to_db(size)?),
-            note: Set(note.to_owned()),
-            created_at: Set(now),
-        }],
-        1,
-    );
-    inserts.run(txn).await
-}
-
-/// The INSERT statements of one batch, multi-row INSERTs of power-of-two sizes (at most `max`
-/// rows, a power of two), so that only a handful of distinct statements exist and the
-/// prepared-statement cache hits. They are sent one by one: sqlx 0.9 deprecates several
-/// statements with parameters in one query (launchbadge/sqlx#3108), and sending a batch's inserts
-/// together gained little (docs/PERFORMANCE.md, 2026-12-05, evening).
-struct Inserts {
-    backend: DbBackend,
-    statements: Vec<sea_orm::Statement>,
-}
-
-impl Inserts {
-    fn new(backend: DbBackend) -> Self {
-        Self {
-            backend,
-            statements: Vec::new(),
-        }
-    }
-
-    fn add<A>(&mut self, rows: Vec<A>, max: usize)
-    where
-        A: sea_orm::ActiveModelTrait + Send,
-    {
-        let mut left = rows.len();
-        let mut rows = rows.into_iter();
-        while left > 0 {
-            let take = if left >= max {
-                max
-            } else {
-                1 << (usize::BITS - 1 - left.leading_zeros())
-            };
-            let chunk: Vec<A> = rows.by_ref().take(take).collect();
-            left -= take;
-            self.statements
-                .push(<A::Entity as EntityTrait>::insert_many(chunk).build(self.backend));
-        }
-    }
-
-    async fn run(self, txn: &impl ConnectionTrait) -> Result<(), StoreError> {
-        for statement in self.statements {
-            txn.execute_raw(statement).await?;
-        }
-        Ok(())
-    }
+    insert_rows(txn, hash_models, INSERT_CHUNK * 2).await?;
+    insert_rows(txn, payload_rows, INSERT_CHUNK).await?;
+    insert_rows(txn, carrier_rows, INSERT_CHUNK).await?;
+    insert_rows(txn, report_rows, INSERT_CHUNK).await?;
+    insert_rows(txn, figure_rows, INSERT_CHUNK).await?;
+    checkpoints::Entity::insert(checkpoints::ActiveModel {
+        size: Set(to_db(size)?),
+        note: Set(note.to_owned()),
+        created_at: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
 }
 
 /// Which of `hashes` the payloads table already holds (one indexed query per 500 hashes).
@@ -1305,6 +1257,33 @@ async fn stored_payloads(
         }
     }
     Ok(found)
+}
+
+/// Inserts rows with multi-row INSERTs of power-of-two sizes (at most `max`, a power of two), so
+/// that only a handful of distinct statements exist and the prepared-statement cache always hits.
+async fn insert_rows<A>(
+    txn: &impl ConnectionTrait,
+    rows: Vec<A>,
+    max: usize,
+) -> Result<(), StoreError>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    let mut left = rows.len();
+    let mut rows = rows.into_iter();
+    while left > 0 {
+        let take = if left >= max {
+            max
+        } else {
+            1 << (usize::BITS - 1 - left.leading_zeros())
+        };
+        let chunk: Vec<A> = rows.by_ref().take(take).collect();
+        left -= take;
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 type VerifyItem = (PublicKey, Vec<u8>, insyn_ledger::keys::Signature);
