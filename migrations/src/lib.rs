@@ -19,6 +19,7 @@ mod m20261202_000005_report_figures;
 mod m20261203_000006_report_version_key;
 mod m20261204_000007_payload_carriers;
 mod m20261205_000008_report_version_by_period;
+mod m20261206_000009_leaf_hash_runs;
 
 /// The list of Insyn's migrations, in the order they run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_report_version_key::Migration),
             Box::new(m20261204_000007_payload_carriers::Migration),
             Box::new(m20261205_000008_report_version_by_period::Migration),
+            Box::new(m20261206_000009_leaf_hash_runs::Migration),
         ]
     }
 }

@@ -236,3 +236,42 @@ pub mod full_tiles {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The runs of the leaf-hash lookup (derived from `entries.leaf_hash`; see `leaf_index.rs`).
+pub mod leaf_runs {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "leaf_runs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i64,
+        pub level: i16,
+        pub size: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Leaf hash to leaf index, one sorted run per `run` (see `leaf_index.rs`).
+pub mod leaf_lookup {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "leaf_lookup")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub run: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub leaf_hash: Vec<u8>,
+        pub idx: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -6,7 +6,8 @@
 //! - `connect.rs`: pool and durability settings (SQLite WAL + `synchronous=FULL`),
 //!   migrations; `held.rs`: the sequencer's own SQLite connection, held across batches.
 //! - `sequencer.rs`: the append path, on a thread of its own; `wal.rs`: SQLite's WAL
-//!   checkpoints, run by the sequencer beside the append path.
+//!   checkpoints, run by the sequencer beside the append path; `leaf_index.rs`: the
+//!   log-structured lookup by leaf hash, which the append path extends.
 //! - [`entity`]: sea-orm entities for the tables `insyn-migrations` creates.
 //!
 //! Architecture invariants:
@@ -24,6 +25,7 @@ mod error;
 mod hashes;
 mod held;
 mod known_reports;
+mod leaf_index;
 mod overview;
 mod reads;
 mod sequencer;
@@ -38,6 +40,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use connect::Backend;
 pub use error::{StoreError, is_append_only_refusal};
 pub use known_reports::KnownReports;
+pub use leaf_index::{LeafRunShape, lookup_statement as leaf_lookup_statement};
 pub use overview::{MAX_CONTRACTS, MonthFigures, ReportVersion};
 pub use reads::{
     CheckpointRecord, CosignatureRecord, LogIdentity, MAX_PAGE, Page, PayloadContent,

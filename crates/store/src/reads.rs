@@ -22,7 +22,7 @@ use crate::entity::{
 };
 use crate::error::{from_db, hash32, to_db};
 use crate::hashes::HashCache;
-use crate::{Store, StoreError, actor_key};
+use crate::{Store, StoreError, actor_key, leaf_index};
 
 /// The most rows one paginated read returns, whatever the caller asks for.
 pub const MAX_PAGE: u64 = 1000;
@@ -330,20 +330,30 @@ impl Store {
         entries_in(&self.db, range.start..end).await
     }
 
-    /// The entry with this RFC 6962 leaf hash, if any.
+    /// The entry with this RFC 6962 leaf hash, if any (found through the runs of
+    /// `leaf_index.rs`).
     ///
     /// # Errors
-    /// [`StoreError::Database`] or [`StoreError::Corrupt`].
+    /// [`StoreError::Database`] or [`StoreError::Corrupt`] (also when the lookup names an entry
+    /// with another leaf hash).
     pub async fn entry_by_leaf_hash(
         &self,
         leaf_hash: &Hash,
     ) -> Result<Option<StoredEntry>, StoreError> {
-        entries::Entity::find()
-            .filter(entries::Column::LeafHash.eq(leaf_hash.0.to_vec()))
-            .one(&self.db)
-            .await?
-            .map(stored_entry)
-            .transpose()
+        let Some(index) = leaf_index::find(&self.db, leaf_hash).await? else {
+            return Ok(None);
+        };
+        let entry = self.entry(index).await?.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "the leaf-hash lookup names entry {index}, which is missing"
+            ))
+        })?;
+        if entry.leaf_hash != *leaf_hash {
+            return Err(StoreError::Corrupt(format!(
+                "the leaf-hash lookup names entry {index}, whose leaf hash differs"
+            )));
+        }
+        Ok(Some(entry))
     }
 
     /// Entries of one kind, paginated by leaf index.
@@ -536,16 +546,20 @@ impl Store {
         leaf_hash: &Hash,
         size: u64,
     ) -> Result<Option<(u64, Vec<Hash>)>, StoreError> {
-        let index: Option<i64> = entries::Entity::find()
+        let Some(index) = leaf_index::find(&self.db, leaf_hash).await? else {
+            return Ok(None);
+        };
+        let stored: Option<Vec<u8>> = entries::Entity::find_by_id(to_db(index)?)
             .select_only()
-            .column(entries::Column::Idx)
-            .filter(entries::Column::LeafHash.eq(leaf_hash.0.to_vec()))
+            .column(entries::Column::LeafHash)
             .into_tuple()
             .one(&self.db)
             .await?;
-        let Some(index) = index.map(from_db).transpose()? else {
-            return Ok(None);
-        };
+        if stored.as_deref() != Some(&leaf_hash.0[..]) {
+            return Err(StoreError::Corrupt(format!(
+                "the leaf-hash lookup names entry {index}, whose leaf hash differs"
+            )));
+        }
         if index >= size {
             return Ok(None);
         }

@@ -41,6 +41,7 @@ use crate::error::to_db;
 use crate::hashes::HashCache;
 use crate::held::{AppendTxn, HeldSqlite};
 use crate::known_reports::KnownReports;
+use crate::leaf_index::{LeafRunShape, LeafRuns};
 use crate::reads::{committed_size, entries_in, stored_entry};
 use crate::wal::WalCheckpointer;
 use crate::{Store, StoreError};
@@ -50,7 +51,7 @@ const LOG_LOCK_KEY: i64 = 0x696e_7379_6e5f_6c67;
 
 /// Most rows per multi-row INSERT (a power of two): keeps every statement well under both
 /// databases' parameter limits.
-const INSERT_CHUNK: usize = 256;
+pub(crate) const INSERT_CHUNK: usize = 256;
 
 /// Entries read per query while catching up.
 const CATCH_UP_CHUNK: u64 = 2000;
@@ -241,6 +242,8 @@ pub struct SequencerConfig {
     /// SQLite: the WAL size, in pages, past which the sequencer waits for the WAL to be
     /// checkpointed completely before its next transaction (see `wal.rs`).
     pub wal_limit_pages: u32,
+    /// How the runs of the lookup by leaf hash are merged (see `leaf_index.rs`).
+    pub leaf_runs: LeafRunShape,
 }
 
 impl Default for SequencerConfig {
@@ -250,6 +253,7 @@ impl Default for SequencerConfig {
             max_wait: Duration::from_millis(2),
             queue: 16_384,
             wal_limit_pages: crate::wal::WAL_LIMIT_PAGES,
+            leaf_runs: LeafRunShape::default(),
         }
     }
 }
@@ -322,6 +326,7 @@ impl<P: AdmissionPolicy> Sequencer<P> {
             healthy: true,
             config,
             wal,
+            leaf_runs: None,
         };
         worker.catch_up_outside().await?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
@@ -524,6 +529,9 @@ struct Worker<P: AdmissionPolicy> {
     config: SequencerConfig,
     /// SQLite: checkpoints the WAL between batches.
     wal: WalCheckpointer,
+    /// The open runs of the lookup by leaf hash as of the last commit; `None` when they must be
+    /// read again (at start, after another process appended, after a failed transaction).
+    leaf_runs: Option<LeafRuns>,
 }
 
 impl<P: AdmissionPolicy> Worker<P> {
@@ -626,6 +634,7 @@ impl<P: AdmissionPolicy> Worker<P> {
             self.held = Some(HeldSqlite::open(url).await?);
         }
         self.policy = (self.fresh)();
+        self.leaf_runs = None;
         self.known = 0;
         self.last_time = 0;
         self.cache.clear();
@@ -652,6 +661,8 @@ impl<P: AdmissionPolicy> Worker<P> {
         if size == self.known {
             return Ok(());
         }
+        // Entries appended by another process: its merges changed the runs.
+        self.leaf_runs = None;
         while self.known < size {
             let end = size.min(self.known + CATCH_UP_CHUNK);
             let chunk = entries_in(db, self.known..end).await?;
@@ -749,6 +760,8 @@ impl<P: AdmissionPolicy> Worker<P> {
         };
         self.catch_up(&txn, size).await?;
         let locked = started.elapsed();
+        // Put back only after the commit: a failed transaction leaves them to be read again.
+        let mut leaf_runs = self.leaf_runs.take();
 
         // The reports the candidates name, as the log holds them now.
         let mut known = KnownReports::load(
@@ -851,6 +864,12 @@ impl<P: AdmissionPolicy> Worker<P> {
             let now = to_db(self.store.clock.now_ms())?;
             write_batch(&txn, batch, &new_entries, &hash_rows, next, &note, now).await?;
             write_full_tiles(&txn, size, next, &self.tail, &new_entries).await?;
+            let runs = match leaf_runs.as_mut() {
+                Some(runs) => runs,
+                None => leaf_runs.insert(LeafRuns::load(&txn, self.config.leaf_runs).await?),
+            };
+            runs.append(&txn, new_entries.iter().map(|(i, _, _, leaf)| (*i, *leaf)))
+                .await?;
         }
         let written = started.elapsed();
 
@@ -888,6 +907,7 @@ impl<P: AdmissionPolicy> Worker<P> {
         let proved = started.elapsed();
         txn.commit().await?;
         let committed = started.elapsed();
+        self.leaf_runs = leaf_runs;
         self.wal.after_commit().await;
         tracing::debug!(
             batch = batch.len(),
@@ -990,7 +1010,7 @@ fn refresh_statistics(store: &Store, before: u64, after: u64) {
     let db = store.db.clone();
     tokio::spawn(async move {
         match db
-            .execute_unprepared("ANALYZE report_index, entries, payloads")
+            .execute_unprepared("ANALYZE report_index, entries, payloads, leaf_runs, leaf_lookup")
             .await
         {
             Ok(_) => tracing::debug!(size = after, "refreshed the planner's statistics"),
@@ -1261,7 +1281,7 @@ async fn stored_payloads(
 
 /// Inserts rows with multi-row INSERTs of power-of-two sizes (at most `max`, a power of two), so
 /// that only a handful of distinct statements exist and the prepared-statement cache always hits.
-async fn insert_rows<A>(
+pub(crate) async fn insert_rows<A>(
     txn: &impl ConnectionTrait,
     rows: Vec<A>,
     max: usize,

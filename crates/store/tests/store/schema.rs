@@ -348,3 +348,54 @@ async fn the_report_version_index_is_keyed_by_period_before_contract_and_goes_do
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_leaf_hash_runs_migration_goes_down_and_up_over_stored_entries() {
+    on_each_db("leaf_runs_down_up", |t: TestDb| async move {
+        let store = Store::connect(&t.url).await.expect("connect");
+        let db = store.connection();
+        seed_rows(db).await;
+        seed_report_entries(db).await;
+        down_through(db, "m20261206_000009_leaf_hash_runs").await;
+        let def = index_definition(db, "entries_leaf_hash").await;
+        assert!(
+            def.to_uppercase().contains("UNIQUE") && def.contains("leaf_hash"),
+            "{}: down restores the unique index: {def}",
+            t.label
+        );
+        Migrator::up(db, None).await.expect("up");
+        // The stored entries are one final run, sorted by leaf hash; the random index is gone.
+        assert_eq!(
+            column(db, "SELECT id * 1000 + level * 100 + size FROM leaf_runs").await,
+            vec![1304],
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            column(
+                db,
+                "SELECT idx FROM leaf_lookup WHERE run = 1 ORDER BY leaf_hash"
+            )
+            .await,
+            vec![0, 1, 2, 3],
+            "{}",
+            t.label
+        );
+        let left = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => "pg_indexes",
+            _ => "sqlite_master",
+        };
+        let column_name = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => "indexname",
+            _ => "name",
+        };
+        assert_eq!(
+            count(db, left, &format!("{column_name} = 'entries_leaf_hash'")).await,
+            0,
+            "{}",
+            t.label
+        );
+        store.close().await.expect("close");
+    })
+    .await;
+}

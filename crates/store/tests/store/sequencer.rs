@@ -7,7 +7,10 @@ use insyn_ledger::entry::{Actor, Body};
 use insyn_ledger::keys::SigningKey;
 use insyn_ledger::merkle::verify_inclusion;
 use insyn_ledger::receipt::Receipt;
-use insyn_store::{Accepted, Page, PayloadReader, ReportQuery, Sequencer, Store, SubmitError};
+use insyn_store::{
+    Accepted, LeafRunShape, Page, PayloadReader, ReportQuery, Sequencer, SequencerConfig, Store,
+    SubmitError,
+};
 use sea_orm::ConnectionTrait;
 
 use crate::fixtures::{TestPolicy, World, signed, store};
@@ -66,6 +69,17 @@ async fn check_receipts(world: &World, store: &Store, receipts: &[Receipt], labe
         assert_eq!(
             stored.entry, r.entry,
             "{label}: the log holds the receipted entry at its index"
+        );
+        // The same proof when asked for by leaf hash.
+        let by_hash = store
+            .inclusion_proof_by_leaf_hash(&r.entry.leaf_hash(), size)
+            .await
+            .expect("lookup by leaf hash");
+        assert_eq!(
+            by_hash,
+            Some((r.index, proof)),
+            "{label}: entry {} found by its leaf hash",
+            r.index
         );
     }
 }
@@ -724,6 +738,180 @@ async fn every_entry_naming_a_payload_is_found_and_erasure_reaches_them_all() {
                 "{}: {i}",
                 t.label
             );
+        }
+    })
+    .await;
+}
+
+/// Receipts of `candidates` submitted by `tasks` concurrent submitters (bigger batches).
+async fn submit_concurrently(
+    seq: &Sequencer<TestPolicy>,
+    candidates: Vec<insyn_store::Candidate>,
+    tasks: usize,
+) -> Vec<Receipt> {
+    let mut shares: Vec<Vec<insyn_store::Candidate>> = (0..tasks).map(|_| Vec::new()).collect();
+    for (i, c) in candidates.into_iter().enumerate() {
+        shares[i % tasks].push(c);
+    }
+    let handles: Vec<_> = shares
+        .into_iter()
+        .map(|share| {
+            let seq = seq.clone();
+            tokio::spawn(async move { submit_all(&seq, share).await })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.extend(h.await.expect("task").into_iter().map(|a| a.receipt));
+    }
+    out
+}
+
+#[tokio::test]
+async fn lookups_by_leaf_hash_find_every_entry_through_merged_runs() {
+    on_each_db("leaf_runs", |t: TestDb| async move {
+        let world = World::new();
+        let (store, _) = store(&t.url).await;
+        // Fanout 2: runs merge at every doubling, so a few dozen entries reach the final level.
+        let shape = LeafRunShape {
+            fanout: 2,
+            final_level: 3,
+        };
+        let config = SequencerConfig {
+            leaf_runs: shape,
+            ..SequencerConfig::default()
+        };
+        let seq = world.sequencer_with(&store, config).await;
+        let mut receipts: Vec<Receipt> = submit_all(&seq, world.setup())
+            .await
+            .into_iter()
+            .map(|a| a.receipt)
+            .collect();
+        // One at a time (runs of one entry), then concurrently (runs of several).
+        let one_by_one = (0..20).map(|i| world.report(i)).collect();
+        receipts.extend(
+            submit_all(&seq, one_by_one)
+                .await
+                .into_iter()
+                .map(|a| a.receipt),
+        );
+        let together = (20..60).map(|i| world.report(i)).collect();
+        receipts.extend(submit_concurrently(&seq, together, 8).await);
+        assert_eq!(receipts.len(), 64, "{}", t.label);
+        check_receipts(&world, &store, &receipts, t.label).await;
+        for r in &receipts {
+            let found = store
+                .entry_by_leaf_hash(&r.entry.leaf_hash())
+                .await
+                .expect("lookup")
+                .expect("found");
+            assert_eq!(found.index, r.index, "{}", t.label);
+        }
+        let unknown = insyn_ledger::hash::Hash([7; 32]);
+        assert!(
+            store
+                .entry_by_leaf_hash(&unknown)
+                .await
+                .expect("lookup")
+                .is_none()
+        );
+
+        // Every entry is in exactly one run; no open level holds `fanout` runs; runs were merged
+        // up to the final level.
+        let db = store.connection();
+        assert_eq!(count(db, "leaf_lookup", "1 = 1").await, 64, "{}", t.label);
+        assert_eq!(
+            count(db, "(SELECT DISTINCT idx FROM leaf_lookup) AS d", "1 = 1").await,
+            64,
+            "{}",
+            t.label
+        );
+        let sizes = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT CAST(SUM(size) AS BIGINT) AS n FROM leaf_runs",
+            ))
+            .await
+            .expect("sum")
+            .expect("row");
+        assert_eq!(sizes.try_get::<i64>("", "n").expect("n"), 64, "{}", t.label);
+        for level in 0..3 {
+            let open = count(db, "leaf_runs", &format!("level = {level}")).await;
+            assert!(open < 2, "{}: {open} runs at level {level}", t.label);
+        }
+        assert!(
+            count(db, "leaf_runs", "level = 3").await >= 1,
+            "{}: runs reached the final level",
+            t.label
+        );
+        // A restarted sequencer reads the runs back and goes on merging them.
+        drop(seq);
+        let seq = world.sequencer_with(&store, config).await;
+        let more = submit_concurrently(&seq, (60..70).map(|i| world.report(i)).collect(), 4).await;
+        check_receipts(&world, &store, &more, t.label).await;
+        check_receipts(&world, &store, &receipts, t.label).await;
+        assert_eq!(count(db, "leaf_lookup", "1 = 1").await, 74, "{}", t.label);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lookup_by_leaf_hash_seeks_each_run_by_its_key() {
+    on_each_db("leaf_plan", |t: TestDb| async move {
+        let (store, _) = store(&t.url).await;
+        let db = store.connection();
+        let backend = db.get_database_backend();
+        // Fifty runs of 1,000 leaves, as a long log leaves them.
+        let fill = match backend {
+            sea_orm::DbBackend::Postgres => {
+                "INSERT INTO leaf_lookup (run, leaf_hash, idx) \
+                 SELECT g / 1000 + 1, sha256(int8send(g)), g FROM generate_series(0, 49999) g"
+            }
+            _ => {
+                "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < 49999) \
+                 INSERT INTO leaf_lookup (run, leaf_hash, idx) \
+                 SELECT n / 1000 + 1, randomblob(32), n FROM g"
+            }
+        };
+        db.execute_unprepared(fill).await.expect("leaves");
+        db.execute_unprepared(
+            "INSERT INTO leaf_runs (id, level, size) \
+             SELECT DISTINCT run, 3, 1000 FROM leaf_lookup",
+        )
+        .await
+        .expect("runs");
+        db.execute_unprepared("ANALYZE").await.expect("analyze");
+        let statement =
+            insyn_store::leaf_lookup_statement(backend, &insyn_ledger::hash::Hash([1; 32]));
+        match backend {
+            sea_orm::DbBackend::Postgres => {
+                let explain = sea_orm::Statement::from_sql_and_values(
+                    backend,
+                    format!("EXPLAIN {}", statement.sql),
+                    statement.values.map(|v| v.0).unwrap_or_default(),
+                );
+                let plan: Vec<String> = db
+                    .query_all_raw(explain)
+                    .await
+                    .expect("explain")
+                    .iter()
+                    .map(|r| r.try_get_by_index::<String>(0).expect("line"))
+                    .collect();
+                let plan = plan.join("\n");
+                assert!(plan.contains("Nested Loop"), "{plan}");
+                assert!(plan.contains("Index"), "{plan}");
+                assert!(!plan.contains("Seq Scan on leaf_lookup"), "{plan}");
+            }
+            _ => {
+                let plan = sqlite_plan(db, statement).await;
+                // The runs outside (SQLite writes "SCAN r" or "SEARCH r" for its rowid table).
+                assert_eq!(plan.len(), 2, "{plan:?}");
+                assert!(plan[0].ends_with(" r"), "the runs outside: {plan:?}");
+                assert_eq!(
+                    plan[1], "SEARCH l USING PRIMARY KEY (run=? AND leaf_hash=?)",
+                    "one seek of the key per run"
+                );
+            }
         }
     })
     .await;
