@@ -78,6 +78,17 @@ struct Run {
     size: u64,
 }
 
+impl Run {
+    /// A new run of `size` entries, at the level its size gives it.
+    fn new(shape: LeafRunShape, id: i64, size: u64) -> Self {
+        Self {
+            id,
+            level: shape.level_of(size),
+            size,
+        }
+    }
+}
+
 /// The sequencer's view of the runs that may still be merged, and the next run's id, as its
 /// last committed append left them. Loaded again whenever another process may have appended
 /// (a catch-up) or a transaction failed.
@@ -144,16 +155,8 @@ impl LeafRuns {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         crate::sequencer::insert_rows(txn, models, crate::sequencer::INSERT_CHUNK).await?;
-        let size = rows.len() as u64;
-        self.add(
-            txn,
-            Run {
-                id,
-                level: self.shape.level_of(size),
-                size,
-            },
-        )
-        .await?;
+        self.add(txn, Run::new(self.shape, id, rows.len() as u64))
+            .await?;
         while let Some(level) = self.full_level() {
             self.merge(txn, level).await?;
         }
@@ -210,15 +213,7 @@ impl LeafRuns {
         txn.execute_unprepared(&format!("DELETE FROM leaf_runs WHERE id IN ({ids})"))
             .await?;
         tracing::debug!(level, runs = merged.len(), size, "merged leaf-hash runs");
-        self.add(
-            txn,
-            Run {
-                id,
-                level: self.shape.level_of(size),
-                size,
-            },
-        )
-        .await
+        self.add(txn, Run::new(self.shape, id, size)).await
     }
 }
 

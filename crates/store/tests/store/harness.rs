@@ -124,6 +124,32 @@ pub(crate) async fn sqlite_plan(db: &impl ConnectionTrait, statement: Statement)
         .collect()
 }
 
+/// PostgreSQL's plan for `statement` as text, one line per node (`EXPLAIN` with `options`, such
+/// as `ANALYZE, COSTS OFF`, or none).
+pub(crate) async fn pg_plan(
+    db: &impl ConnectionTrait,
+    options: &str,
+    statement: Statement,
+) -> String {
+    let options = if options.is_empty() {
+        String::new()
+    } else {
+        format!("({options}) ")
+    };
+    let explain = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        format!("EXPLAIN {options}{}", statement.sql),
+        statement.values.map(|v| v.0).unwrap_or_default(),
+    );
+    db.query_all_raw(explain)
+        .await
+        .expect("explain")
+        .iter()
+        .map(|r| r.try_get::<String>("", "QUERY PLAN").expect("plan line"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// How many rows of `table` match `condition` (raw SQL, so a test does not trust the store).
 pub(crate) async fn count(db: &impl ConnectionTrait, table: &str, condition: &str) -> i64 {
     let row = db

@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use tokio::task::JoinSet;
 
 use crate::fixtures::{TestPolicy, World, period, registered, signed};
-use crate::harness::{TestDb, on_each_db, sqlite_plan};
+use crate::harness::{TestDb, on_each_db, pg_plan, sqlite_plan};
 
 /// Reports 0..n, submitted concurrently so that they integrate in batches, as under load.
 async fn submit_reports(world: &World, seq: &Sequencer<TestPolicy>, n: u32) {
@@ -165,19 +165,7 @@ async fn the_versions_query_reads_only_the_keys_it_asks_for() {
             }
             return;
         }
-        let explain = Statement::from_sql_and_values(
-            backend,
-            format!("EXPLAIN (ANALYZE, COSTS OFF) {}", built.sql),
-            built.values.map(|v| v.0).unwrap_or_default(),
-        );
-        let plan: Vec<String> = db
-            .query_all_raw(explain)
-            .await
-            .expect("explain")
-            .iter()
-            .map(|r| r.try_get::<String>("", "QUERY PLAN").expect("plan line"))
-            .collect();
-        let text = plan.join("\n");
+        let text = pg_plan(db, "ANALYZE, COSTS OFF", built).await;
         // Each key is found through an index on its municipality and period at least: what is
         // read for it is bounded by the reports of that period, never by the log. (The old
         // query filtered all 600 reports.)

@@ -14,7 +14,7 @@ use insyn_store::{
 use sea_orm::ConnectionTrait;
 
 use crate::fixtures::{TestPolicy, World, signed, store};
-use crate::harness::{TestDb, count, on_each_db, sqlite_plan};
+use crate::harness::{TestDb, count, on_each_db, pg_plan, sqlite_plan};
 
 async fn submit_all(
     seq: &Sequencer<TestPolicy>,
@@ -885,19 +885,7 @@ async fn a_lookup_by_leaf_hash_seeks_each_run_by_its_key() {
             insyn_store::leaf_lookup_statement(backend, &insyn_ledger::hash::Hash([1; 32]));
         match backend {
             sea_orm::DbBackend::Postgres => {
-                let explain = sea_orm::Statement::from_sql_and_values(
-                    backend,
-                    format!("EXPLAIN {}", statement.sql),
-                    statement.values.map(|v| v.0).unwrap_or_default(),
-                );
-                let plan: Vec<String> = db
-                    .query_all_raw(explain)
-                    .await
-                    .expect("explain")
-                    .iter()
-                    .map(|r| r.try_get_by_index::<String>(0).expect("line"))
-                    .collect();
-                let plan = plan.join("\n");
+                let plan = pg_plan(db, "", statement).await;
                 assert!(plan.contains("Nested Loop"), "{plan}");
                 assert!(plan.contains("Index"), "{plan}");
                 assert!(!plan.contains("Seq Scan on leaf_lookup"), "{plan}");
