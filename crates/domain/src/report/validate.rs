@@ -119,7 +119,7 @@ fn segment(name: &str) -> String {
 
 /// Checks that need the parsed document but not its shape.
 fn check_document(value: &Value, errors: &mut Vec<ReportError>) {
-    walk(value, &mut String::new(), errors);
+    walk(value, &mut Vec::new(), errors);
     check_org_number(value, "/provider", errors);
     if let Some(Value::Array(items)) = value.get("subcontractors") {
         for i in 0..items.len() {
@@ -151,13 +151,33 @@ fn check_org_number(value: &Value, path: &str, errors: &mut Vec<ReportError>) {
     }
 }
 
+/// One step of the path `walk` is at: a field name or an array position.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The JSON pointer of `steps` (only built for a problem found, not for every field walked).
+fn pointer(steps: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in steps {
+        out.push('/');
+        match step {
+            Step::Key(key) => out.push_str(&segment(key)),
+            Step::Index(i) => out.push_str(&i.to_string()),
+        }
+    }
+    out
+}
+
 /// Every string (values and keys) and every number, recursively.
-fn walk(value: &Value, path: &mut String, errors: &mut Vec<ReportError>) {
+fn walk<'a>(value: &'a Value, path: &mut Vec<Step<'a>>, errors: &mut Vec<ReportError>) {
     match value {
         Value::String(s) => {
             if find_personal_number(s).is_some() {
                 errors.push(ReportError::new(
-                    path.clone(),
+                    pointer(path),
                     Code::PersonalNumberInText,
                     "this text contains something shaped like a Swedish personal identity number; \
                      reports must never name or identify a person, so remove it",
@@ -167,7 +187,7 @@ fn walk(value: &Value, path: &mut String, errors: &mut Vec<ReportError>) {
         Value::Number(n) => {
             if !(n.is_i64() || n.is_u64()) {
                 errors.push(ReportError::new(
-                    path.clone(),
+                    pointer(path),
                     Code::NotAWholeNumber,
                     "must be a whole number, written without decimals",
                 ));
@@ -175,27 +195,23 @@ fn walk(value: &Value, path: &mut String, errors: &mut Vec<ReportError>) {
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                let len = path.len();
-                path.push('/');
-                path.push_str(&i.to_string());
+                path.push(Step::Index(i));
                 walk(item, path, errors);
-                path.truncate(len);
+                path.pop();
             }
         }
         Value::Object(map) => {
             for (key, item) in map {
-                let len = path.len();
-                path.push('/');
-                path.push_str(&segment(key));
+                path.push(Step::Key(key));
                 if find_personal_number(key).is_some() {
                     errors.push(ReportError::new(
-                        path.clone(),
+                        pointer(path),
                         Code::PersonalNumberInText,
                         "this field name contains something shaped like a Swedish personal identity number",
                     ));
                 }
                 walk(item, path, errors);
-                path.truncate(len);
+                path.pop();
             }
         }
         Value::Null | Value::Bool(_) => {}
