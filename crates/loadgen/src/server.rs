@@ -140,6 +140,14 @@ impl Server {
     pub(crate) fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
+
+    /// `127.0.0.1:PORT`, for a raw connection.
+    pub(crate) fn addr(&self) -> anyhow::Result<String> {
+        self.url
+            .strip_prefix("http://")
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("the server's URL {} is not http://", self.url))
+    }
 }
 
 impl Drop for Server {
