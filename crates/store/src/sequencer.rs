@@ -540,6 +540,8 @@ impl<P: AdmissionPolicy> Worker<P> {
         // The next batch, whose signatures are checked while the current one is written.
         let mut ahead: Option<(Vec<Request<P::Problem>>, Verifying)> = None;
         loop {
+            let idle = std::time::Instant::now();
+            let ahead_ready = ahead.is_some();
             let (batch, verifying) = match ahead.take() {
                 Some(next) => next,
                 None => {
@@ -566,6 +568,9 @@ impl<P: AdmissionPolicy> Worker<P> {
             let checks = verifying
                 .await
                 .unwrap_or_else(|_| vec![SignatureCheck::Unchecked; n]);
+            // Where the sequencer stood still before this batch: gathering it (no batch was
+            // waiting) or waiting for its signature checks (`scripts/sequencer-waits.py`).
+            tracing::debug!(batch = n, ahead_ready, waited = ?idle.elapsed(), "batch taken");
             // Pipelining: whatever is queued already becomes the next batch, and its signatures
             // are verified (on the blocking pool) while this batch's transaction runs. Keys the
             // current state does not know yet are simply left Unchecked for later.
@@ -711,7 +716,12 @@ impl<P: AdmissionPolicy> Worker<P> {
         batch: &[Request<P::Problem>],
         checks: Vec<SignatureCheck>,
     ) -> Result<(Vec<Outcome<P::Problem>>, Vec<Option<Receipt>>), StoreError> {
+        let wal_wait = std::time::Instant::now();
         self.wal.before_write().await;
+        let wal_wait = wal_wait.elapsed();
+        if wal_wait >= Duration::from_millis(1) {
+            tracing::debug!(waited = ?wal_wait, "waited for the WAL checkpoint before the batch");
+        }
         let started = std::time::Instant::now();
         let mut held = self.held.take();
         let result = match held.as_mut() {
