@@ -14,7 +14,7 @@ for l in open(sys.argv[1]):
     l=re.sub(r'\x1b\[[0-9;]*m','',l)
     d=dict(re.findall(r'(\w+)=(\S+)',l))
     if 'batch taken' in l: taken.append((d['ahead_ready']=='true',ms(d['waited']),int(d['batch'])))
-    if 'waited for the WAL' in l: wal.append(ms(d['waited']))
+    if 'checkpointed the whole WAL' in l: wal.append(ms(d['waited']))
 taken=taken[len(taken)//5:]
 ready=[w for r,w,_ in taken if r]; fresh=[w for r,w,_ in taken if not r]
 print('batches',len(taken),'ahead ready',len(ready),'fresh',len(fresh))

@@ -330,30 +330,38 @@ impl Store {
         entries_in(&self.db, range.start..end).await
     }
 
-    /// The entry with this RFC 6962 leaf hash, if any (found through the runs of
-    /// `leaf_index.rs`).
+    /// The entry with this RFC 6962 leaf hash, if any.
     ///
     /// # Errors
-    /// [`StoreError::Database`] or [`StoreError::Corrupt`] (also when the lookup names an entry
-    /// with another leaf hash).
+    /// [`StoreError::Database`] or [`StoreError::Corrupt`].
     pub async fn entry_by_leaf_hash(
         &self,
         leaf_hash: &Hash,
     ) -> Result<Option<StoredEntry>, StoreError> {
+        match self.index_by_leaf_hash(leaf_hash).await? {
+            Some(index) => self.entry(index).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The leaf index of the entry with this leaf hash, found through the runs of
+    /// `leaf_index.rs` and checked against the entry's own leaf hash.
+    async fn index_by_leaf_hash(&self, leaf_hash: &Hash) -> Result<Option<u64>, StoreError> {
         let Some(index) = leaf_index::find(&self.db, leaf_hash).await? else {
             return Ok(None);
         };
-        let entry = self.entry(index).await?.ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "the leaf-hash lookup names entry {index}, which is missing"
-            ))
-        })?;
-        if entry.leaf_hash != *leaf_hash {
+        let stored: Option<Vec<u8>> = entries::Entity::find_by_id(to_db(index)?)
+            .select_only()
+            .column(entries::Column::LeafHash)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        if stored.as_deref() != Some(&leaf_hash.0[..]) {
             return Err(StoreError::Corrupt(format!(
                 "the leaf-hash lookup names entry {index}, whose leaf hash differs"
             )));
         }
-        Ok(Some(entry))
+        Ok(Some(index))
     }
 
     /// Entries of one kind, paginated by leaf index.
@@ -546,20 +554,9 @@ impl Store {
         leaf_hash: &Hash,
         size: u64,
     ) -> Result<Option<(u64, Vec<Hash>)>, StoreError> {
-        let Some(index) = leaf_index::find(&self.db, leaf_hash).await? else {
+        let Some(index) = self.index_by_leaf_hash(leaf_hash).await? else {
             return Ok(None);
         };
-        let stored: Option<Vec<u8>> = entries::Entity::find_by_id(to_db(index)?)
-            .select_only()
-            .column(entries::Column::LeafHash)
-            .into_tuple()
-            .one(&self.db)
-            .await?;
-        if stored.as_deref() != Some(&leaf_hash.0[..]) {
-            return Err(StoreError::Corrupt(format!(
-                "the leaf-hash lookup names entry {index}, whose leaf hash differs"
-            )));
-        }
         if index >= size {
             return Ok(None);
         }

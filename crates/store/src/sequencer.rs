@@ -716,12 +716,7 @@ impl<P: AdmissionPolicy> Worker<P> {
         batch: &[Request<P::Problem>],
         checks: Vec<SignatureCheck>,
     ) -> Result<(Vec<Outcome<P::Problem>>, Vec<Option<Receipt>>), StoreError> {
-        let wal_wait = std::time::Instant::now();
         self.wal.before_write().await;
-        let wal_wait = wal_wait.elapsed();
-        if wal_wait >= Duration::from_millis(1) {
-            tracing::debug!(waited = ?wal_wait, "waited for the WAL checkpoint before the batch");
-        }
         let started = std::time::Instant::now();
         let mut held = self.held.take();
         let result = match held.as_mut() {

@@ -79,12 +79,15 @@ impl WalCheckpointer {
         if self.last.log <= self.limit {
             return;
         }
+        let waiting = std::time::Instant::now();
         self.collect().await;
         match checkpoint(&db).await {
             Ok(state) => {
+                // The sequencer stood still meanwhile (`scripts/sequencer-waits.py`).
                 tracing::debug!(
                     frames = state.log,
                     copied = state.checkpointed,
+                    waited = ?waiting.elapsed(),
                     "checkpointed the whole WAL"
                 );
                 // Copied completely: the next write transaction starts the WAL again.
