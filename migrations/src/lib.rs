@@ -20,6 +20,7 @@ mod m20261203_000006_report_version_key;
 mod m20261204_000007_payload_carriers;
 mod m20261205_000008_report_version_by_period;
 mod m20261206_000009_leaf_hash_runs;
+mod m20261206_000010_payloads_by_entry;
 
 /// The list of Insyn's migrations, in the order they run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_payload_carriers::Migration),
             Box::new(m20261205_000008_report_version_by_period::Migration),
             Box::new(m20261206_000009_leaf_hash_runs::Migration),
+            Box::new(m20261206_000010_payloads_by_entry::Migration),
         ]
     }
 }

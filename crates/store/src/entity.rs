@@ -68,14 +68,19 @@ pub mod checkpoints {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Payloads beside the tree, by SHA-256; `bytes` is `NULL` once erased (with a tombstone).
+/// Payloads beside the tree, each stored by the entry that brought it (`idx`); `bytes` is `NULL`
+/// once erased (with a tombstone). Found by hash through the runs of `payload_lookup` (see
+/// `runs.rs`). Two entries bringing the same bytes store a copy each; an erasure erases every
+/// copy, and the bytes of an erased payload are never stored again.
 pub mod payloads {
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "payloads")]
     pub struct Model {
+        /// The entry whose submission brought the bytes.
         #[sea_orm(primary_key, auto_increment = false)]
+        pub idx: i64,
         pub sha256: Vec<u8>,
         pub bytes: Option<Vec<u8>>,
         pub size: i64,
@@ -83,9 +88,6 @@ pub mod payloads {
         pub erased_at: Option<i64>,
         pub erased_by: Option<String>,
         pub erasure_reason: Option<String>,
-        /// The entry whose submission stored the bytes; any other entry naming them is in
-        /// [`super::payload_carriers`]. Empty only on a row no entry names (none is written so).
-        pub first_idx: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -94,8 +96,9 @@ pub mod payloads {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Every entry that names a payload other than the one that stored it (`payloads.first_idx`):
-/// the same bytes named again, or a payload named without its bytes. Append-only.
+/// Every entry that names a payload without storing a copy of it (in [`super::payloads`]): a
+/// statement naming a payload it did not bring, one bringing the bytes of an erased payload, and
+/// (before migration 10) the same bytes named again. Append-only.
 pub mod payload_carriers {
     use sea_orm::entity::prelude::*;
 
@@ -229,45 +232,6 @@ pub mod full_tiles {
         #[sea_orm(primary_key, auto_increment = false)]
         pub path: String,
         pub data: Vec<u8>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// The runs of the leaf-hash lookup (derived from `entries.leaf_hash`; see `leaf_index.rs`).
-pub mod leaf_runs {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "leaf_runs")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: i64,
-        pub level: i16,
-        pub size: i64,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// Leaf hash to leaf index, one sorted run per `run` (see `leaf_index.rs`).
-pub mod leaf_lookup {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "leaf_lookup")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub run: i64,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub leaf_hash: Vec<u8>,
-        pub idx: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,8 +6,8 @@
 //! - `connect.rs`: pool and durability settings (SQLite WAL + `synchronous=FULL`),
 //!   migrations; `held.rs`: the sequencer's own SQLite connection, held across batches.
 //! - `sequencer.rs`: the append path, on a thread of its own; `wal.rs`: SQLite's WAL
-//!   checkpoints, run by the sequencer beside the append path; `leaf_index.rs`: the
-//!   log-structured lookup by leaf hash, which the append path extends.
+//!   checkpoints, run by the sequencer beside the append path; `runs.rs`: the log-structured
+//!   lookups by leaf hash and by payload hash, which the append path extends.
 //! - [`entity`]: sea-orm entities for the tables `insyn-migrations` creates.
 //!
 //! Architecture invariants:
@@ -25,9 +25,9 @@ mod error;
 mod hashes;
 mod held;
 mod known_reports;
-mod leaf_index;
 mod overview;
 mod reads;
+mod runs;
 mod sequencer;
 mod wal;
 
@@ -40,16 +40,19 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use connect::Backend;
 pub use error::{StoreError, is_append_only_refusal};
 pub use known_reports::KnownReports;
-pub use leaf_index::{LeafRunShape, lookup_statement as leaf_lookup_statement};
 pub use overview::{MAX_CONTRACTS, MonthFigures, ReportVersion};
 pub use reads::{
     CheckpointRecord, CosignatureRecord, LogIdentity, MAX_PAGE, Page, PayloadContent,
     PayloadReadRecord, PayloadReader, ReadLogQuery, ReadLogRecord, ReportQuery, ReportRecord,
     StoredEntry,
 };
+pub use runs::{
+    LEAF as LEAF_LOOKUP, PAYLOAD as PAYLOAD_LOOKUP, RunIndex, RunShape,
+    lookup_statement as run_lookup_statement,
+};
 pub use sequencer::{
     Accepted, Admission, AdmissionPolicy, Candidate, CandidateError, ReportFigures, Sequencer,
-    SequencerConfig, SignatureCheck, SubmitError, actor_key,
+    SequencerConfig, SignatureCheck, SubmitError, actor_key, erased_payloads_statement,
 };
 
 /// A handle on Insyn's database: cheap to clone (it is a connection pool and a clock).

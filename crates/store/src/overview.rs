@@ -13,7 +13,9 @@ use sea_orm::{
 
 use crate::entity::{entries, payload_reads, payloads, report_index};
 use crate::error::{from_db, hash32, to_db};
-use crate::reads::{PayloadContent, PayloadReader, ReportRecord, payload_content, report_record};
+use crate::reads::{
+    PayloadContent, PayloadReader, ReportRecord, payload_content, payload_copy, report_record,
+};
 use crate::{Store, StoreError};
 
 /// A report version with what a contract's status needs besides its index row.
@@ -120,16 +122,19 @@ impl Store {
     }
 
     /// Reads many payloads for a person and records every read, in one transaction (as
-    /// [`Store::read_payload`] does for one). Unknown hashes are left out and not recorded.
+    /// [`Store::read_payload`] does for one). Each payload is asked for with an entry that names
+    /// it (leaf index, hash), such as [`ReportVersion::payload`]'s: the copy that entry stored is
+    /// read by its key, and only a payload the entry did not bring is looked up by hash. Unknown
+    /// hashes are left out and not recorded; a payload asked for twice is read and recorded once.
     ///
     /// # Errors
-    /// [`StoreError::Database`] (then nothing was read nor recorded).
+    /// [`StoreError::Database`] or [`StoreError::Corrupt`] (then nothing was read nor recorded).
     pub async fn read_payloads(
         &self,
-        hashes: &[[u8; 32]],
+        named: &[(u64, [u8; 32])],
         reader: &PayloadReader,
     ) -> Result<HashMap<[u8; 32], PayloadContent>, StoreError> {
-        let mut wanted: Vec<[u8; 32]> = hashes.to_vec();
+        let mut wanted: Vec<(u64, [u8; 32])> = named.to_vec();
         wanted.sort_unstable();
         wanted.dedup();
         let mut out = HashMap::with_capacity(wanted.len());
@@ -138,31 +143,52 @@ impl Store {
         }
         let now = to_db(self.clock.now_ms())?;
         let txn = self.db.begin().await?;
+        let mut elsewhere = Vec::new();
         for chunk in wanted.chunks(500) {
-            let rows = payloads::Entity::find()
-                .filter(payloads::Column::Sha256.is_in(chunk.iter().map(|h| h.to_vec())))
+            let keys = chunk
+                .iter()
+                .map(|(i, _)| to_db(*i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rows: HashMap<i64, payloads::Model> = payloads::Entity::find()
+                .filter(payloads::Column::Idx.is_in(keys))
                 .all(&txn)
-                .await?;
-            if rows.is_empty() {
+                .await?
+                .into_iter()
+                .map(|r| (r.idx, r))
+                .collect();
+            for (index, sha) in chunk {
+                match rows.get(&to_db(*index)?) {
+                    Some(row) if row.sha256 == sha => {
+                        out.insert(*sha, payload_content(row.clone())?);
+                    }
+                    _ => elsewhere.push(*sha),
+                }
+            }
+        }
+        for sha in elsewhere {
+            if out.contains_key(&sha) {
                 continue;
             }
-            let mut reads = Vec::with_capacity(rows.len());
-            for row in rows {
-                let sha = hash32(&row.sha256)?;
-                reads.push(payload_reads::ActiveModel {
-                    payload_hash: Set(sha.to_vec()),
-                    reader: Set(reader.who.clone()),
-                    role: Set(reader.role.clone()),
-                    read_at: Set(now),
-                    ..Default::default()
-                });
+            if let Some(row) = payload_copy(&txn, &sha).await? {
                 out.insert(sha, payload_content(row)?);
             }
-            for part in reads.chunks(100) {
-                payload_reads::Entity::insert_many(part.to_vec())
-                    .exec_without_returning(&txn)
-                    .await?;
-            }
+        }
+        let mut read: Vec<&[u8; 32]> = out.keys().collect();
+        read.sort_unstable();
+        let reads: Vec<payload_reads::ActiveModel> = read
+            .into_iter()
+            .map(|sha| payload_reads::ActiveModel {
+                payload_hash: Set(sha.to_vec()),
+                reader: Set(reader.who.clone()),
+                role: Set(reader.role.clone()),
+                read_at: Set(now),
+                ..Default::default()
+            })
+            .collect();
+        for part in reads.chunks(100) {
+            payload_reads::Entity::insert_many(part.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
         }
         txn.commit().await?;
         Ok(out)

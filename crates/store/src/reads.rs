@@ -22,7 +22,8 @@ use crate::entity::{
 };
 use crate::error::{from_db, hash32, to_db};
 use crate::hashes::HashCache;
-use crate::{Store, StoreError, actor_key, leaf_index};
+use crate::runs::{self, LEAF, PAYLOAD};
+use crate::{Store, StoreError, actor_key};
 
 /// The most rows one paginated read returns, whatever the caller asks for.
 pub const MAX_PAGE: u64 = 1000;
@@ -345,9 +346,9 @@ impl Store {
     }
 
     /// The leaf index of the entry with this leaf hash, found through the runs of
-    /// `leaf_index.rs` and checked against the entry's own leaf hash.
+    /// `runs.rs` and checked against the entry's own leaf hash.
     async fn index_by_leaf_hash(&self, leaf_hash: &Hash) -> Result<Option<u64>, StoreError> {
-        let Some(index) = leaf_index::find(&self.db, leaf_hash).await? else {
+        let Some(index) = runs::find(&self.db, LEAF, &leaf_hash.0).await? else {
             return Ok(None);
         };
         let stored: Option<Vec<u8>> = entries::Entity::find_by_id(to_db(index)?)
@@ -602,10 +603,7 @@ impl Store {
         reader: &PayloadReader,
     ) -> Result<Option<PayloadContent>, StoreError> {
         let txn = self.db.begin().await?;
-        let Some(row) = payloads::Entity::find_by_id(sha256.to_vec())
-            .one(&txn)
-            .await?
-        else {
+        let Some(row) = payload_copy(&txn, sha256).await? else {
             txn.rollback().await?;
             return Ok(None);
         };
@@ -627,20 +625,15 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn has_payload(&self, sha256: &[u8; 32]) -> Result<bool, StoreError> {
-        let n = payloads::Entity::find()
-            .select_only()
-            .column(payloads::Column::Size)
-            .filter(payloads::Column::Sha256.eq(sha256.to_vec()))
-            .into_tuple::<i64>()
-            .one(&self.db)
-            .await?;
-        Ok(n.is_some())
+        Ok(payload_copy(&self.db, sha256).await?.is_some())
     }
 
-    /// Erases a payload's bytes, leaving a tombstone (who, when, why), and deletes the report
-    /// figures derived from it. The entry and its hash stay in the log and still verify. Returns
-    /// `false` if there is no such payload or it was already
-    /// erased.
+    /// Erases a payload's bytes (every stored copy), leaving a tombstone (who, when, why), and
+    /// deletes the report figures derived from it. The entry and its hash stay in the log and
+    /// still verify. Returns `false` if there is no such payload or it was already erased.
+    ///
+    /// The erasure holds the log's write lock, as an append does: an append stores no copy of an
+    /// erased payload's bytes, and none can slip in between its check and this erasure.
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] for an empty `by` or `reason`, else database errors.
@@ -656,7 +649,16 @@ impl Store {
             ));
         }
         use sea_orm::sea_query::ExprTrait;
-        let txn = self.db.begin().await?;
+        let txn = crate::sequencer::begin_locked(self).await?;
+        let copies = runs::find_all(&txn, PAYLOAD, sha256)
+            .await?
+            .into_iter()
+            .map(to_db)
+            .collect::<Result<Vec<_>, _>>()?;
+        if copies.is_empty() {
+            txn.rollback().await?;
+            return Ok(false);
+        }
         let res = payloads::Entity::update_many()
             .col_expr(
                 payloads::Column::Bytes,
@@ -668,11 +670,12 @@ impl Store {
             )
             .col_expr(payloads::Column::ErasedBy, Expr::value(by))
             .col_expr(payloads::Column::ErasureReason, Expr::value(reason))
+            .filter(payloads::Column::Idx.is_in(copies))
             .filter(payloads::Column::Sha256.eq(sha256.to_vec()))
             .filter(payloads::Column::ErasedAt.is_null())
             .exec(&txn)
             .await?;
-        if res.rows_affected != 1 {
+        if res.rows_affected == 0 {
             txn.rollback().await?;
             return Ok(false);
         }
@@ -1023,15 +1026,15 @@ impl Store {
 }
 
 /// The leaf indices of the entries that name a payload whose hash satisfies `matches` (given the
-/// hash column): for each payload, the entry that stored it (`payloads.first_idx`, through the
-/// payloads' key) and every other entry naming it (`payload_carriers`, through its hash index).
-/// There is no index of the entries by payload hash: the append path would pay a page of it per
-/// entry (see migration 7).
+/// hash column): every entry that stored a copy (through the runs of `payload_lookup`, one seek
+/// per run) and every other entry naming it (`payload_carriers`, through its hash index). There
+/// is no index of the entries by payload hash: the append path would pay a page of it per entry
+/// (see migrations 7 and 10).
 pub(crate) fn entries_naming<F>(matches: F) -> sea_orm::sea_query::SelectStatement
 where
     F: Fn(Expr) -> Expr,
 {
-    use sea_orm::sea_query::{Query, UnionType};
+    use sea_orm::sea_query::{Alias, ExprTrait, Query, UnionType};
     let carriers = Query::select()
         .column((payload_carriers::Entity, payload_carriers::Column::Idx))
         .from(payload_carriers::Entity)
@@ -1040,15 +1043,40 @@ where
             payload_carriers::Column::PayloadHash,
         ))))
         .to_owned();
+    let (runs, lookup) = (
+        Alias::new(PAYLOAD.runs_table()),
+        Alias::new(PAYLOAD.lookup_table()),
+    );
     Query::select()
-        .column((payloads::Entity, payloads::Column::FirstIdx))
-        .from(payloads::Entity)
+        .column((lookup.clone(), Alias::new("idx")))
+        .from(runs.clone())
+        .cross_join(lookup.clone())
+        .and_where(Expr::col((lookup.clone(), Alias::new("run"))).equals((runs, Alias::new("id"))))
         .and_where(matches(Expr::col((
-            payloads::Entity,
-            payloads::Column::Sha256,
+            lookup,
+            Alias::new(PAYLOAD.key_column()),
         ))))
         .union(UnionType::All, carriers)
         .to_owned()
+}
+
+/// A stored copy of the payload with this hash (the lowest entry's), found through the runs and
+/// checked against the row's own hash. Every copy of a payload is erased together, so any copy
+/// tells whether the payload is present or erased.
+pub(crate) async fn payload_copy(
+    db: &impl ConnectionTrait,
+    sha256: &[u8; 32],
+) -> Result<Option<payloads::Model>, StoreError> {
+    let Some(index) = runs::find(db, PAYLOAD, sha256).await? else {
+        return Ok(None);
+    };
+    let row = payloads::Entity::find_by_id(to_db(index)?).one(db).await?;
+    match row {
+        Some(row) if row.sha256 == sha256 => Ok(Some(row)),
+        _ => Err(StoreError::Corrupt(format!(
+            "the payload-hash lookup names entry {index}, which stored no such payload"
+        ))),
+    }
 }
 
 pub(crate) fn payload_content(row: payloads::Model) -> Result<PayloadContent, StoreError> {

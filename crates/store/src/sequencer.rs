@@ -41,8 +41,8 @@ use crate::error::to_db;
 use crate::hashes::HashCache;
 use crate::held::{AppendTxn, HeldSqlite};
 use crate::known_reports::KnownReports;
-use crate::leaf_index::{LeafRunShape, LeafRuns};
 use crate::reads::{committed_size, entries_in, stored_entry};
+use crate::runs::{LEAF, PAYLOAD, RunShape, Runs};
 use crate::wal::WalCheckpointer;
 use crate::{Store, StoreError};
 
@@ -242,8 +242,8 @@ pub struct SequencerConfig {
     /// SQLite: the WAL size, in pages, past which the sequencer waits for the WAL to be
     /// checkpointed completely before its next transaction (see `wal.rs`).
     pub wal_limit_pages: u32,
-    /// How the runs of the lookup by leaf hash are merged (see `leaf_index.rs`).
-    pub leaf_runs: LeafRunShape,
+    /// How the runs of the lookups by leaf hash and by payload hash are merged (see `runs.rs`).
+    pub runs: RunShape,
 }
 
 impl Default for SequencerConfig {
@@ -253,7 +253,7 @@ impl Default for SequencerConfig {
             max_wait: Duration::from_millis(2),
             queue: 16_384,
             wal_limit_pages: crate::wal::WAL_LIMIT_PAGES,
-            leaf_runs: LeafRunShape::default(),
+            runs: RunShape::default(),
         }
     }
 }
@@ -326,7 +326,7 @@ impl<P: AdmissionPolicy> Sequencer<P> {
             healthy: true,
             config,
             wal,
-            leaf_runs: None,
+            runs: None,
         };
         worker.catch_up_outside().await?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
@@ -464,7 +464,7 @@ async fn init_log(store: &Store, signer: &LogSigner) -> Result<(), StoreError> {
 }
 
 /// Begins a transaction holding the log's write lock.
-async fn begin_locked(store: &Store) -> Result<DatabaseTransaction, StoreError> {
+pub(crate) async fn begin_locked(store: &Store) -> Result<DatabaseTransaction, StoreError> {
     let txn = store
         .db
         .begin_with_options(TransactionOptions {
@@ -508,6 +508,22 @@ enum Outcome<P> {
     Rejected(Vec<P>),
 }
 
+/// The runs of both lookups the append path extends, read together.
+#[derive(Debug)]
+struct LookupRuns {
+    leaf: Runs,
+    payload: Runs,
+}
+
+impl LookupRuns {
+    async fn load(db: &impl ConnectionTrait, shape: RunShape) -> Result<Self, StoreError> {
+        Ok(Self {
+            leaf: Runs::load(db, LEAF, shape).await?,
+            payload: Runs::load(db, PAYLOAD, shape).await?,
+        })
+    }
+}
+
 struct Worker<P: AdmissionPolicy> {
     store: Store,
     /// SQLite: the connection every append transaction runs on, held across batches (`held.rs`);
@@ -529,9 +545,10 @@ struct Worker<P: AdmissionPolicy> {
     config: SequencerConfig,
     /// SQLite: checkpoints the WAL between batches.
     wal: WalCheckpointer,
-    /// The open runs of the lookup by leaf hash as of the last commit; `None` when they must be
-    /// read again (at start, after another process appended, after a failed transaction).
-    leaf_runs: Option<LeafRuns>,
+    /// The open runs of the lookups by leaf hash and by payload hash as of the last commit;
+    /// `None` when they must be read again (at start, after another process appended, after a
+    /// failed transaction).
+    runs: Option<LookupRuns>,
 }
 
 impl<P: AdmissionPolicy> Worker<P> {
@@ -639,7 +656,7 @@ impl<P: AdmissionPolicy> Worker<P> {
             self.held = Some(HeldSqlite::open(url).await?);
         }
         self.policy = (self.fresh)();
-        self.leaf_runs = None;
+        self.runs = None;
         self.known = 0;
         self.last_time = 0;
         self.cache.clear();
@@ -667,7 +684,7 @@ impl<P: AdmissionPolicy> Worker<P> {
             return Ok(());
         }
         // Entries appended by another process: its merges changed the runs.
-        self.leaf_runs = None;
+        self.runs = None;
         while self.known < size {
             let end = size.min(self.known + CATCH_UP_CHUNK);
             let chunk = entries_in(db, self.known..end).await?;
@@ -766,7 +783,7 @@ impl<P: AdmissionPolicy> Worker<P> {
         self.catch_up(&txn, size).await?;
         let locked = started.elapsed();
         // Put back only after the commit: a failed transaction leaves them to be read again.
-        let mut leaf_runs = self.leaf_runs.take();
+        let mut runs = self.runs.take();
 
         // The reports the candidates name, as the log holds them now.
         let mut known = KnownReports::load(
@@ -867,14 +884,17 @@ impl<P: AdmissionPolicy> Worker<P> {
 
         if !new_entries.is_empty() {
             let now = to_db(self.store.clock.now_ms())?;
-            write_batch(&txn, batch, &new_entries, &hash_rows, next, &note, now).await?;
+            let copies =
+                write_batch(&txn, batch, &new_entries, &hash_rows, next, &note, now).await?;
             write_full_tiles(&txn, size, next, &self.tail, &new_entries).await?;
-            let runs = match leaf_runs.as_mut() {
+            let runs = match runs.as_mut() {
                 Some(runs) => runs,
-                None => leaf_runs.insert(LeafRuns::load(&txn, self.config.leaf_runs).await?),
+                None => runs.insert(LookupRuns::load(&txn, self.config.runs).await?),
             };
-            runs.append(&txn, new_entries.iter().map(|(i, _, _, leaf)| (*i, *leaf)))
+            runs.leaf
+                .append(&txn, new_entries.iter().map(|(i, _, _, leaf)| (*i, leaf.0)))
                 .await?;
+            runs.payload.append(&txn, copies.into_iter()).await?;
         }
         let written = started.elapsed();
 
@@ -912,7 +932,7 @@ impl<P: AdmissionPolicy> Worker<P> {
         let proved = started.elapsed();
         txn.commit().await?;
         let committed = started.elapsed();
-        self.leaf_runs = leaf_runs;
+        self.runs = runs;
         self.wal.after_commit().await;
         tracing::debug!(
             batch = batch.len(),
@@ -1015,7 +1035,7 @@ fn refresh_statistics(store: &Store, before: u64, after: u64) {
     let db = store.db.clone();
     tokio::spawn(async move {
         match db
-            .execute_unprepared("ANALYZE report_index, entries, payloads, leaf_runs, leaf_lookup")
+            .execute_unprepared("ANALYZE report_index, entries, payloads, leaf_runs, leaf_lookup, payload_runs, payload_lookup")
             .await
         {
             Ok(_) => tracing::debug!(size = after, "refreshed the planner's statistics"),
@@ -1137,7 +1157,7 @@ async fn write_full_tiles(
 }
 
 /// Writes a batch's rows with multi-row inserts: entries, stored hashes, payloads, report index
-/// and the checkpoint.
+/// and the checkpoint. Returns the payload copies stored (entry index, hash), for the lookup.
 async fn write_batch<Pr: fmt::Debug>(
     txn: &impl ConnectionTrait,
     batch: &[Request<Pr>],
@@ -1146,21 +1166,23 @@ async fn write_batch<Pr: fmt::Debug>(
     size: u64,
     note: &str,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
     let by_dedupe: HashMap<[u8; 32], &Candidate> = batch
         .iter()
         .map(|r| (r.candidate.dedupe, &r.candidate))
         .collect();
 
-    // Payloads already stored (under the log's write lock, so nothing adds one meanwhile): an
-    // entry naming one of them, or one stored earlier in this batch, becomes a carrier.
-    let mut stored = stored_payloads(
+    // Every entry bringing bytes stores its copy, with no question to a random-keyed index,
+    // except the bytes of an erased payload (asked of the erased rows only, under the log's write
+    // lock, which erasures take too): an entry naming one of those is a carrier.
+    let erased = erased_payloads(
         txn,
         new_entries
             .iter()
             .filter_map(|(_, e, _, _)| e.statement().payload_sha256()),
     )
     .await?;
+    let mut copies = Vec::new();
     let mut entry_rows = Vec::with_capacity(new_entries.len());
     let mut payload_rows = Vec::new();
     let mut carrier_rows = Vec::new();
@@ -1184,8 +1206,10 @@ async fn write_batch<Pr: fmt::Debug>(
         if let Some(hash) = st.payload_sha256() {
             let bytes = by_dedupe.get(&dedupe).and_then(|c| c.payload.as_ref());
             match bytes {
-                Some(payload) if stored.insert(hash) => {
+                Some(payload) if !erased.contains(&hash) => {
+                    copies.push((*index, hash));
                     payload_rows.push(payloads::ActiveModel {
+                        idx: Set(to_db(*index)?),
                         sha256: Set(hash.to_vec()),
                         bytes: Set(Some(payload.clone())),
                         size: Set(i64::try_from(payload.len()).unwrap_or(i64::MAX)),
@@ -1193,7 +1217,6 @@ async fn write_batch<Pr: fmt::Debug>(
                         erased_at: Set(None),
                         erased_by: Set(None),
                         erasure_reason: Set(None),
-                        first_idx: Set(Some(to_db(*index)?)),
                     });
                 }
                 _ => carrier_rows.push(payload_carriers::ActiveModel {
@@ -1257,11 +1280,12 @@ async fn write_batch<Pr: fmt::Debug>(
     })
     .exec_without_returning(txn)
     .await?;
-    Ok(())
+    Ok(copies)
 }
 
-/// Which of `hashes` the payloads table already holds (one indexed query per 500 hashes).
-async fn stored_payloads(
+/// Which of `hashes` name an erased payload (one query per 500 hashes, through the partial
+/// index `payloads_erased`, which holds erased rows only).
+async fn erased_payloads(
     txn: &impl ConnectionTrait,
     hashes: impl Iterator<Item = [u8; 32]>,
 ) -> Result<HashSet<[u8; 32]>, StoreError> {
@@ -1270,18 +1294,30 @@ async fn stored_payloads(
     wanted.dedup();
     let mut found = HashSet::new();
     for chunk in wanted.chunks(500) {
-        let rows: Vec<Vec<u8>> = payloads::Entity::find()
-            .select_only()
-            .column(payloads::Column::Sha256)
-            .filter(payloads::Column::Sha256.is_in(chunk.iter().map(|h| h.to_vec())))
-            .into_tuple()
-            .all(txn)
-            .await?;
+        let rows: Vec<Vec<u8>> = erased_payloads_query(chunk).into_tuple().all(txn).await?;
         for row in rows {
             found.insert(crate::error::hash32(&row)?);
         }
     }
     Ok(found)
+}
+
+/// The erased payloads among `hashes` (their hashes), from the partial index `payloads_erased`.
+fn erased_payloads_query(hashes: &[[u8; 32]]) -> sea_orm::Select<payloads::Entity> {
+    payloads::Entity::find()
+        .select_only()
+        .column(payloads::Column::Sha256)
+        .filter(payloads::Column::ErasedAt.is_not_null())
+        .filter(payloads::Column::Sha256.is_in(hashes.iter().map(|h| h.to_vec())))
+}
+
+/// The statement the append path runs to find erased payloads among a batch's, for tests that
+/// inspect its plan.
+#[doc(hidden)]
+#[must_use]
+pub fn erased_payloads_statement(backend: DbBackend, hashes: &[[u8; 32]]) -> sea_orm::Statement {
+    use sea_orm::QueryTrait;
+    erased_payloads_query(hashes).build(backend)
 }
 
 /// Inserts rows with multi-row INSERTs of power-of-two sizes (at most `max`, a power of two), so

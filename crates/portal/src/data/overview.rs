@@ -202,13 +202,14 @@ async fn statuses(
         latest.insert((&v.record.contract, v.record.period), i);
     }
     let latest: HashSet<usize> = latest.into_values().collect();
-    let hashes: Vec<[u8; 32]> = latest
+    let named: Vec<(u64, [u8; 32])> = latest
         .iter()
-        .filter_map(|i| versions.get(*i).and_then(|v| v.payload))
+        .filter_map(|i| versions.get(*i))
+        .filter_map(|v| v.payload.map(|sha| (v.record.index, sha)))
         .collect();
     let contents = state
         .store()
-        .read_payloads(&hashes, &reader(user))
+        .read_payloads(&named, &reader(user))
         .await
         .map_err(store_error)?;
     let indices: Vec<u64> = versions.iter().map(|v| v.record.index).collect();

@@ -256,18 +256,22 @@ async fn many_payloads_are_read_at_once_and_every_read_is_recorded() {
         let (world, store, seq) = registered(&t.url).await;
         let (leaves, _) = history(&world, &seq, true).await;
         let mut hashes = Vec::new();
+        let mut asked = Vec::new();
         for month in 1..=3u8 {
             let e = store
                 .entry(leaves[&(1, month)])
                 .await
                 .expect("entry")
                 .expect("exists");
-            hashes.push(e.entry.statement().payload_sha256().expect("payload"));
+            let sha = e.entry.statement().payload_sha256().expect("payload");
+            hashes.push(sha);
+            asked.push((e.index, sha));
         }
         let unknown = [9u8; 32];
-        let mut asked = hashes.clone();
-        asked.push(unknown);
-        asked.push(hashes[0]);
+        // Unknown; asked twice; and named by an entry that did not store it (found by hash).
+        asked.push((asked[0].0, unknown));
+        asked.push(asked[0]);
+        asked.push((asked[1].0, hashes[2]));
         let reader = PayloadReader {
             who: "account:7".to_owned(),
             role: "auditor".to_owned(),

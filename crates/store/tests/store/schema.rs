@@ -19,7 +19,7 @@ async fn seed_rows(db: &impl ConnectionTrait) {
         "INSERT INTO payload_reads (payload_hash, reader, role, read_at) VALUES (x'05', 'acct:1', 'auditor', 1000)",
         "INSERT INTO cosignatures (witness, checkpoint_size, signature, received_at) VALUES ('w', 1, 'sig', 1000)",
         "INSERT INTO log_meta (id, origin, verifier_key, created_at) VALUES (1, 'o', 'k', 1000)",
-        "INSERT INTO payloads (sha256, bytes, size, stored_at, first_idx) VALUES (x'05', x'7b7d', 2, 1000, 0)",
+        "INSERT INTO payloads (idx, sha256, bytes, size, stored_at) VALUES (0, x'05', x'7b7d', 2, 1000)",
         "INSERT INTO payload_carriers (idx, payload_hash) VALUES (0, x'05')",
         "INSERT INTO full_tiles (path, data) VALUES ('tile/0/000', x'06')",
     ] {
@@ -116,7 +116,7 @@ async fn triggers_refuse_update_and_delete_on_ledger_tables() {
             forge,
             db.execute_unprepared(&pg_hex(db, forge)).await,
         );
-        let moved = "UPDATE payloads SET first_idx = 7";
+        let moved = "UPDATE payloads SET idx = 7";
         assert_refused(t.label, moved, db.execute_unprepared(moved).await);
         let silent = "UPDATE payloads SET bytes = NULL";
         assert_refused(t.label, silent, db.execute_unprepared(silent).await);
@@ -125,8 +125,14 @@ async fn triggers_refuse_update_and_delete_on_ledger_tables() {
         db.execute_unprepared(erase)
             .await
             .expect("an erasure with a tombstone is allowed");
-        let moved = "UPDATE payloads SET first_idx = NULL";
+        let moved = "UPDATE payloads SET idx = 7";
         assert_refused(t.label, moved, db.execute_unprepared(moved).await);
+        let rehashed = "UPDATE payloads SET sha256 = x'06'";
+        assert_refused(
+            t.label,
+            rehashed,
+            db.execute_unprepared(&pg_hex(db, rehashed)).await,
+        );
         let unerase = "UPDATE payloads SET erased_at = NULL";
         assert_refused(t.label, unerase, db.execute_unprepared(unerase).await);
         let again = "UPDATE payloads SET erasure_reason = 'changed my mind'";
@@ -289,14 +295,14 @@ async fn the_payload_carriers_migration_goes_down_and_up_over_stored_payloads() 
                 .unwrap_or_else(|e| panic!("{sql}: {e}"));
         }
         Migrator::up(db, None).await.expect("up");
-        assert_eq!(column(db, "SELECT first_idx FROM payloads").await, vec![0], "{}", t.label);
+        assert_eq!(column(db, "SELECT idx FROM payloads").await, vec![0], "{}", t.label);
         assert_eq!(
             column(db, "SELECT idx FROM payload_carriers ORDER BY idx").await,
             vec![1, 2, 3],
             "{}",
             t.label
         );
-        let forged = "UPDATE payloads SET first_idx = 3";
+        let forged = "UPDATE payloads SET idx = 3";
         assert_refused(t.label, forged, db.execute_unprepared(forged).await);
         store.close().await.expect("close");
     })
@@ -395,6 +401,93 @@ async fn the_leaf_hash_runs_migration_goes_down_and_up_over_stored_entries() {
             "{}",
             t.label
         );
+        store.close().await.expect("close");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_payloads_by_entry_migration_goes_down_and_up_over_stored_payloads() {
+    on_each_db("payloads_by_entry_down_up", |t: TestDb| async move {
+        let store = Store::connect(&t.url).await.expect("connect");
+        let db = store.connection();
+        seed_rows(db).await;
+        // Entry 1 stored a second copy of payload 05; entry 2 stored payload 07, since erased.
+        for sql in [
+            "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, payload_hash, integrated_at) \
+             VALUES (1, x'11', x'12', x'13', 6, 'provider:5560360793', x'04', x'05', 1001)",
+            "INSERT INTO entries (idx, entry, leaf_hash, dedupe_hash, kind, actor, key_id, payload_hash, integrated_at) \
+             VALUES (2, x'21', x'22', x'23', 6, 'provider:5560360793', x'04', x'07', 1002)",
+            "INSERT INTO payloads (idx, sha256, bytes, size, stored_at) VALUES (1, x'05', x'7b7d', 2, 1001)",
+            "INSERT INTO payloads (idx, sha256, bytes, size, stored_at, erased_at, erased_by, erasure_reason) \
+             VALUES (2, x'07', NULL, 5, 1002, 2000, 'acct:1', 'court order')",
+        ] {
+            db.execute_unprepared(&pg_hex(db, sql))
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        // Down: one row per hash, under its lowest entry; the other copy's entry is a carrier.
+        down_through(db, "m20261206_000010_payloads_by_entry").await;
+        assert_eq!(
+            column(db, "SELECT first_idx FROM payloads ORDER BY first_idx").await,
+            vec![0, 2],
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            column(db, "SELECT idx FROM payload_carriers ORDER BY idx").await,
+            vec![0, 1],
+            "{}",
+            t.label
+        );
+        assert_eq!(count(db, "payloads", "erased_at = 2000 AND bytes IS NULL").await, 1);
+        let moved = "UPDATE payloads SET first_idx = 3";
+        assert_refused(t.label, moved, db.execute_unprepared(moved).await);
+
+        // Up: every row under its entry, found through one final run; the tombstone kept.
+        Migrator::up(db, None).await.expect("up");
+        assert_eq!(
+            column(db, "SELECT idx FROM payloads ORDER BY idx").await,
+            vec![0, 2],
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            column(db, "SELECT id * 1000 + level * 100 + size FROM payload_runs").await,
+            vec![1302],
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            column(db, "SELECT idx FROM payload_lookup WHERE run = 1 ORDER BY sha256").await,
+            vec![0, 2],
+            "{}",
+            t.label
+        );
+        assert_eq!(count(db, "payloads", "erased_at = 2000 AND bytes IS NULL").await, 1);
+        let moved = "UPDATE payloads SET idx = 3";
+        assert_refused(t.label, moved, db.execute_unprepared(moved).await);
+        let delete = "DELETE FROM payloads";
+        assert_refused(t.label, delete, db.execute_unprepared(delete).await);
+        store.close().await.expect("close");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_payloads_by_entry_migration_refuses_payloads_no_entry_names_and_keeps_them() {
+    on_each_db("payloads_orphan", |t: TestDb| async move {
+        let store = Store::connect(&t.url).await.expect("connect");
+        let db = store.connection();
+        down_through(db, "m20261206_000010_payloads_by_entry").await;
+        let orphan = "INSERT INTO payloads (sha256, bytes, size, stored_at) VALUES (x'09', x'7b7d', 2, 1000)";
+        db.execute_unprepared(&pg_hex(db, orphan))
+            .await
+            .expect("orphan");
+        let err = Migrator::up(db, None).await.expect_err("refused");
+        assert!(err.to_string().contains("named by no entry"), "{}: {err}", t.label);
+        // Nothing changed: the table is still keyed by hash, with its row.
+        assert_eq!(count(db, "payloads", "first_idx IS NULL").await, 1, "{}", t.label);
         store.close().await.expect("close");
     })
     .await;

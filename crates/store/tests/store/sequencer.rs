@@ -8,8 +8,8 @@ use insyn_ledger::keys::SigningKey;
 use insyn_ledger::merkle::verify_inclusion;
 use insyn_ledger::receipt::Receipt;
 use insyn_store::{
-    Accepted, LeafRunShape, Page, PayloadReader, ReportQuery, Sequencer, SequencerConfig, Store,
-    SubmitError,
+    Accepted, LEAF_LOOKUP, PAYLOAD_LOOKUP, Page, PayloadReader, ReportQuery, RunIndex, RunShape,
+    Sequencer, SequencerConfig, Store, SubmitError,
 };
 use sea_orm::ConnectionTrait;
 
@@ -81,6 +81,15 @@ async fn check_receipts(world: &World, store: &Store, receipts: &[Receipt], labe
             "{label}: entry {} found by its leaf hash",
             r.index
         );
+        // Among the entries naming its payload, if it names one.
+        if let Some(sha) = r.entry.statement().payload_sha256() {
+            let naming = store.entries_with_payload(&sha).await.expect("naming");
+            assert!(
+                naming.iter().any(|e| e.index == r.index),
+                "{label}: entry {} found by its payload's hash",
+                r.index
+            );
+        }
     }
 }
 
@@ -668,32 +677,36 @@ async fn every_entry_naming_a_payload_is_found_and_erasure_reaches_them_all() {
             let plan = sqlite_plan(db, st).await;
             for wanted in [
                 "SEARCH entries USING INTEGER PRIMARY KEY (rowid=?)",
-                "SEARCH payloads USING INDEX sqlite_autoindex_payloads_1 (sha256=?)",
+                "SEARCH payload_lookup USING PRIMARY KEY (run=? AND sha256=?)",
                 "SEARCH payload_carriers USING COVERING INDEX payload_carriers_hash (payload_hash=?)",
             ] {
                 assert!(plan.iter().any(|l| l.contains(wanted)), "{wanted}:\n{plan:#?}");
             }
-            assert!(!plan.iter().any(|l| l.starts_with("SCAN")), "a scan:\n{plan:#?}");
+            assert!(
+                !plan.iter().any(|l| l.starts_with("SCAN") && !l.contains("payload_runs")),
+                "a scan of anything but the runs:\n{plan:#?}"
+            );
         }
 
-        // Stored once each, by the entry that brought the bytes first.
+        // Every entry that brought the bytes stored a copy of its own (no lookup by hash on the
+        // append path); the ones that named them without bringing them are carriers.
         let db = store.connection();
-        assert_eq!(
-            count(db, "payloads", &format!("first_idx = {first}")).await,
-            1,
-            "{}",
-            t.label
-        );
-        assert_eq!(
-            count(db, "payloads", &format!("first_idx = {with}")).await,
-            1,
-            "{}",
-            t.label
-        );
+        for i in [first, again, with] {
+            assert_eq!(count(db, "payloads", &format!("idx = {i}")).await, 1, "{}: {i}", t.label);
+        }
+        for i in [unsent, before] {
+            assert_eq!(count(db, "payloads", &format!("idx = {i}")).await, 0, "{}: {i}", t.label);
+            assert_eq!(
+                count(db, "payload_carriers", &format!("idx = {i}")).await,
+                1,
+                "{}: {i}",
+                t.label
+            );
+        }
         assert_eq!(
             count(db, "payloads", "1 = 1").await,
-            2 + 1,
-            "{}: the setup's profile and the two",
+            1 + 3,
+            "{}: the setup's profile and the three",
             t.label
         );
         let reader = PayloadReader {
@@ -739,6 +752,49 @@ async fn every_entry_naming_a_payload_is_found_and_erasure_reaches_them_all() {
                 t.label
             );
         }
+        // Both copies are erased, and the other payload's copy is not.
+        let erased = "erased_at IS NOT NULL AND bytes IS NULL";
+        for i in [first, again] {
+            let row = format!("idx = {i} AND {erased}");
+            assert_eq!(count(db, "payloads", &row).await, 1, "{}: {i}", t.label);
+        }
+        assert_eq!(count(db, "payloads", erased).await, 2, "{}", t.label);
+
+        // The erased bytes brought again are not stored again: the entry is a carrier, and the
+        // payload reads as erased.
+        let after = seq
+            .submit(naming(&world, 0, p(3), same, true))
+            .await
+            .expect("after")
+            .receipt
+            .index;
+        assert_eq!(count(db, "payloads", &format!("idx = {after}")).await, 0, "{}", t.label);
+        assert_eq!(
+            count(db, "payload_carriers", &format!("idx = {after}")).await,
+            1,
+            "{}",
+            t.label
+        );
+        let content = store
+            .read_payload(&hash, &reader)
+            .await
+            .expect("read")
+            .expect("tombstone");
+        assert!(
+            matches!(content, insyn_store::PayloadContent::Erased { ref reason, .. } if reason == "court order"),
+            "{}",
+            t.label
+        );
+        let named = store.entries_with_payload(&hash).await.expect("naming");
+        assert!(named.iter().any(|e| e.index == after), "{}", t.label);
+        assert!(
+            !store
+                .erase_payload(&hash, "account:1", "again")
+                .await
+                .expect("erase again"),
+            "{}: nothing left to erase",
+            t.label
+        );
     })
     .await;
 }
@@ -773,12 +829,12 @@ async fn lookups_by_leaf_hash_find_every_entry_through_merged_runs() {
         let world = World::new();
         let (store, _) = store(&t.url).await;
         // Fanout 2: runs merge at every doubling, so a few dozen entries reach the final level.
-        let shape = LeafRunShape {
+        let shape = RunShape {
             fanout: 2,
             final_level: 3,
         };
         let config = SequencerConfig {
-            leaf_runs: shape,
+            runs: shape,
             ..SequencerConfig::default()
         };
         let seq = world.sequencer_with(&store, config).await;
@@ -816,34 +872,18 @@ async fn lookups_by_leaf_hash_find_every_entry_through_merged_runs() {
                 .is_none()
         );
 
-        // Every entry is in exactly one run; no open level holds `fanout` runs; runs were merged
-        // up to the final level.
+        // Every entry is in exactly one run of the leaf-hash lookup, every stored payload in
+        // one of the payload-hash lookup; no open level holds `fanout` runs; runs were merged up
+        // to the final level.
         let db = store.connection();
-        assert_eq!(count(db, "leaf_lookup", "1 = 1").await, 64, "{}", t.label);
+        let payloads = count(db, "payloads", "1 = 1").await;
         assert_eq!(
-            count(db, "(SELECT DISTINCT idx FROM leaf_lookup) AS d", "1 = 1").await,
-            64,
-            "{}",
+            payloads, 61,
+            "{}: the setup's profile and 60 reports",
             t.label
         );
-        let sizes = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT CAST(SUM(size) AS BIGINT) AS n FROM leaf_runs",
-            ))
-            .await
-            .expect("sum")
-            .expect("row");
-        assert_eq!(sizes.try_get::<i64>("", "n").expect("n"), 64, "{}", t.label);
-        for level in 0..3 {
-            let open = count(db, "leaf_runs", &format!("level = {level}")).await;
-            assert!(open < 2, "{}: {open} runs at level {level}", t.label);
-        }
-        assert!(
-            count(db, "leaf_runs", "level = 3").await >= 1,
-            "{}: runs reached the final level",
-            t.label
-        );
+        assert_runs(db, LEAF_LOOKUP, 64, t.label).await;
+        assert_runs(db, PAYLOAD_LOOKUP, payloads, t.label).await;
         // A restarted sequencer reads the runs back and goes on merging them.
         drop(seq);
         let seq = world.sequencer_with(&store, config).await;
@@ -851,54 +891,156 @@ async fn lookups_by_leaf_hash_find_every_entry_through_merged_runs() {
         check_receipts(&world, &store, &more, t.label).await;
         check_receipts(&world, &store, &receipts, t.label).await;
         assert_eq!(count(db, "leaf_lookup", "1 = 1").await, 74, "{}", t.label);
+        assert_eq!(
+            count(db, "payload_lookup", "1 = 1").await,
+            71,
+            "{}",
+            t.label
+        );
     })
     .await;
 }
 
+/// `rows` rows in `index`'s lookup, each source row in exactly one run, every run's size right,
+/// fewer than two runs (the test's fanout) on each open level, and some run at the final level.
+async fn assert_runs(db: &impl ConnectionTrait, index: RunIndex, rows: i64, label: &str) {
+    let (lookup, runs) = (index.lookup_table(), index.runs_table());
+    assert_eq!(count(db, lookup, "1 = 1").await, rows, "{label}: {lookup}");
+    assert_eq!(
+        count(
+            db,
+            &format!("(SELECT DISTINCT idx FROM {lookup}) AS d"),
+            "1 = 1"
+        )
+        .await,
+        rows,
+        "{label}: {lookup}"
+    );
+    let sizes = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT CAST(SUM(size) AS BIGINT) AS n FROM {runs}"),
+        ))
+        .await
+        .expect("sum")
+        .expect("row");
+    assert_eq!(
+        sizes.try_get::<i64>("", "n").expect("n"),
+        rows,
+        "{label}: {runs}"
+    );
+    for level in 0..3 {
+        let open = count(db, runs, &format!("level = {level}")).await;
+        assert!(open < 2, "{label}: {open} runs at level {level} of {runs}");
+    }
+    assert!(
+        count(db, runs, "level = 3").await >= 1,
+        "{label}: the runs of {runs} reached the final level"
+    );
+}
+
 #[tokio::test]
-async fn a_lookup_by_leaf_hash_seeks_each_run_by_its_key() {
-    on_each_db("leaf_plan", |t: TestDb| async move {
+async fn a_lookup_by_hash_seeks_each_run_by_its_key() {
+    on_each_db("runs_plan", |t: TestDb| async move {
         let (store, _) = store(&t.url).await;
         let db = store.connection();
         let backend = db.get_database_backend();
-        // Fifty runs of 1,000 leaves, as a long log leaves them.
+        for index in [LEAF_LOOKUP, PAYLOAD_LOOKUP] {
+            let (lookup, runs, key) = (index.lookup_table(), index.runs_table(), index.key_column());
+            // Fifty runs of 1,000 hashes, as a long log leaves them.
+            let fill = match backend {
+                sea_orm::DbBackend::Postgres => format!(
+                    "INSERT INTO {lookup} (run, {key}, idx) \
+                     SELECT g / 1000 + 1, sha256(int8send(g)), g FROM generate_series(0, 49999) g"
+                ),
+                _ => format!(
+                    "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < 49999) \
+                     INSERT INTO {lookup} (run, {key}, idx) \
+                     SELECT n / 1000 + 1, randomblob(32), n FROM g"
+                ),
+            };
+            db.execute_unprepared(&fill).await.expect("hashes");
+            db.execute_unprepared(&format!(
+                "INSERT INTO {runs} (id, level, size) SELECT DISTINCT run, 3, 1000 FROM {lookup}"
+            ))
+            .await
+            .expect("runs");
+            db.execute_unprepared("ANALYZE").await.expect("analyze");
+            let statement = insyn_store::run_lookup_statement(backend, index, &[1; 32]);
+            match backend {
+                sea_orm::DbBackend::Postgres => {
+                    let plan = pg_plan(db, "", statement).await;
+                    assert!(plan.contains("Nested Loop"), "{plan}");
+                    assert!(plan.contains("Index"), "{plan}");
+                    assert!(!plan.contains(&format!("Seq Scan on {lookup}")), "{plan}");
+                }
+                _ => {
+                    let plan = sqlite_plan(db, statement).await;
+                    // The runs outside (SQLite writes "SCAN r" or "SEARCH r" for its rowid table).
+                    assert_eq!(plan.len(), 2, "{plan:?}");
+                    assert!(plan[0].ends_with(" r"), "the runs outside: {plan:?}");
+                    assert_eq!(
+                        plan[1],
+                        format!("SEARCH l USING PRIMARY KEY (run=? AND {key}=?)"),
+                        "one seek of the key per run"
+                    );
+                }
+            }
+        }
+    })
+    .await;
+}
+
+/// The append path asks only the erased payloads whether a batch brings their bytes again:
+/// through the partial index `payloads_erased`, never the whole table.
+#[tokio::test]
+async fn the_append_path_finds_erased_payloads_through_their_partial_index() {
+    on_each_db("erased_plan", |t: TestDb| async move {
+        let (store, _) = store(&t.url).await;
+        let db = store.connection();
+        let backend = db.get_database_backend();
+        // 20,000 stored payloads, one in a thousand erased.
         let fill = match backend {
             sea_orm::DbBackend::Postgres => {
-                "INSERT INTO leaf_lookup (run, leaf_hash, idx) \
-                 SELECT g / 1000 + 1, sha256(int8send(g)), g FROM generate_series(0, 49999) g"
+                "INSERT INTO payloads (idx, sha256, bytes, size, stored_at, erased_at, erased_by, erasure_reason) \
+                 SELECT g, sha256(int8send(g)), CASE WHEN g % 1000 = 0 THEN NULL ELSE '\\x7b7d'::bytea END, 2, 1000, \
+                        CASE WHEN g % 1000 = 0 THEN 2000 END, CASE WHEN g % 1000 = 0 THEN 'a' END, \
+                        CASE WHEN g % 1000 = 0 THEN 'r' END \
+                 FROM generate_series(0, 19999) g"
             }
             _ => {
-                "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < 49999) \
-                 INSERT INTO leaf_lookup (run, leaf_hash, idx) \
-                 SELECT n / 1000 + 1, randomblob(32), n FROM g"
+                "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < 19999) \
+                 INSERT INTO payloads (idx, sha256, bytes, size, stored_at, erased_at, erased_by, erasure_reason) \
+                 SELECT n, randomblob(32), CASE WHEN n % 1000 = 0 THEN NULL ELSE x'7b7d' END, 2, 1000, \
+                        CASE WHEN n % 1000 = 0 THEN 2000 END, CASE WHEN n % 1000 = 0 THEN 'a' END, \
+                        CASE WHEN n % 1000 = 0 THEN 'r' END \
+                 FROM g"
             }
         };
-        db.execute_unprepared(fill).await.expect("leaves");
-        db.execute_unprepared(
-            "INSERT INTO leaf_runs (id, level, size) \
-             SELECT DISTINCT run, 3, 1000 FROM leaf_lookup",
-        )
-        .await
-        .expect("runs");
+        db.execute_unprepared(fill).await.expect("payloads");
         db.execute_unprepared("ANALYZE").await.expect("analyze");
-        let statement =
-            insyn_store::leaf_lookup_statement(backend, &insyn_ledger::hash::Hash([1; 32]));
+        let hashes: Vec<[u8; 32]> = (0..300u16)
+            .map(|i| {
+                let mut h = [0u8; 32];
+                h[..2].copy_from_slice(&i.to_be_bytes());
+                h
+            })
+            .collect();
+        let statement = insyn_store::erased_payloads_statement(backend, &hashes);
         match backend {
             sea_orm::DbBackend::Postgres => {
                 let plan = pg_plan(db, "", statement).await;
-                assert!(plan.contains("Nested Loop"), "{plan}");
-                assert!(plan.contains("Index"), "{plan}");
-                assert!(!plan.contains("Seq Scan on leaf_lookup"), "{plan}");
+                assert!(plan.contains("payloads_erased"), "{plan}");
+                assert!(!plan.contains("Seq Scan on payloads"), "{plan}");
             }
             _ => {
                 let plan = sqlite_plan(db, statement).await;
-                // The runs outside (SQLite writes "SCAN r" or "SEARCH r" for its rowid table).
-                assert_eq!(plan.len(), 2, "{plan:?}");
-                assert!(plan[0].ends_with(" r"), "the runs outside: {plan:?}");
-                assert_eq!(
-                    plan[1], "SEARCH l USING PRIMARY KEY (run=? AND leaf_hash=?)",
-                    "one seek of the key per run"
+                assert!(
+                    plan.iter()
+                        .any(|l| l.starts_with("SEARCH payloads USING") && l.contains("INDEX payloads_erased (sha256=?)")),
+                    "{plan:?}"
                 );
+                assert!(!plan.iter().any(|l| l.starts_with("SCAN payloads")), "{plan:?}");
             }
         }
     })
