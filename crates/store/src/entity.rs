@@ -96,7 +96,7 @@ pub mod payloads {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Every entry that names a payload without storing a copy of it (in [`super::payloads`]): a
+/// Every entry that names a payload without storing a copy of it (in [`payloads`]): a
 /// statement naming a payload it did not bring, one bringing the bytes of an erased payload, and
 /// (before migration 10) the same bytes named again. Append-only.
 pub mod payload_carriers {
