@@ -220,22 +220,16 @@ impl Runs {
         Ok(())
     }
 
-    /// Inserts one run's rows with multi-row INSERTs of power-of-two sizes (as `insert_rows`),
-    /// so that only a handful of distinct statements exist and the statement cache always hits.
+    /// Inserts one run's rows with multi-row INSERTs of the sizes `insert_chunks` gives (as
+    /// `insert_rows` does for entities), so that the statement cache always hits.
     async fn insert(
         &self,
         txn: &impl ConnectionTrait,
         run: i64,
         rows: &[([u8; 32], u64)],
     ) -> Result<(), StoreError> {
-        let max = crate::sequencer::INSERT_CHUNK;
         let mut rest = rows;
-        while !rest.is_empty() {
-            let take = if rest.len() >= max {
-                max
-            } else {
-                1 << (usize::BITS - 1 - rest.len().leading_zeros())
-            };
+        for take in crate::sequencer::insert_chunks(rows.len(), crate::sequencer::INSERT_CHUNK) {
             let (chunk, after) = rest.split_at(take);
             rest = after;
             let mut q = Query::insert();

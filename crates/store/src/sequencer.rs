@@ -1320,8 +1320,26 @@ pub fn erased_payloads_statement(backend: DbBackend, hashes: &[[u8; 32]]) -> sea
     erased_payloads_query(hashes).build(backend)
 }
 
-/// Inserts rows with multi-row INSERTs of power-of-two sizes (at most `max`, a power of two), so
-/// that only a handful of distinct statements exist and the prepared-statement cache always hits.
+/// The sizes of the multi-row INSERTs that write `n` rows: powers of two, at most `max` (a power
+/// of two), largest first, so that only a handful of distinct statements exist and the
+/// prepared-statement cache always hits.
+pub(crate) fn insert_chunks(n: usize, max: usize) -> impl Iterator<Item = usize> {
+    let mut left = n;
+    std::iter::from_fn(move || {
+        if left == 0 {
+            return None;
+        }
+        let take = if left >= max {
+            max
+        } else {
+            1 << (usize::BITS - 1 - left.leading_zeros())
+        };
+        left -= take;
+        Some(take)
+    })
+}
+
+/// Inserts rows with multi-row INSERTs of the sizes [`insert_chunks`] gives.
 pub(crate) async fn insert_rows<A>(
     txn: &impl ConnectionTrait,
     rows: Vec<A>,
@@ -1330,16 +1348,10 @@ pub(crate) async fn insert_rows<A>(
 where
     A: sea_orm::ActiveModelTrait + Send,
 {
-    let mut left = rows.len();
+    let sizes: Vec<usize> = insert_chunks(rows.len(), max).collect();
     let mut rows = rows.into_iter();
-    while left > 0 {
-        let take = if left >= max {
-            max
-        } else {
-            1 << (usize::BITS - 1 - left.leading_zeros())
-        };
+    for take in sizes {
         let chunk: Vec<A> = rows.by_ref().take(take).collect();
-        left -= take;
         <A::Entity as EntityTrait>::insert_many(chunk)
             .exec_without_returning(txn)
             .await?;
@@ -1396,6 +1408,17 @@ fn fail_all<P: fmt::Debug>(batch: Vec<Request<P>>, e: &StoreError) {
 mod tests {
     use super::*;
     use insyn_ledger::merkle::HashReader;
+
+    #[test]
+    fn inserts_come_in_powers_of_two_largest_first() {
+        assert_eq!(insert_chunks(0, 256).count(), 0);
+        assert_eq!(insert_chunks(1, 256).collect::<Vec<_>>(), [1]);
+        assert_eq!(
+            insert_chunks(600, 256).collect::<Vec<_>>(),
+            [256, 256, 64, 16, 8]
+        );
+        assert_eq!(insert_chunks(7, 4).collect::<Vec<_>>(), [4, 2, 1]);
+    }
 
     #[test]
     fn right_edge_matches_tree_hash_needs() {
