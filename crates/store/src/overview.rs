@@ -149,7 +149,7 @@ impl Store {
                 .iter()
                 .map(|(i, _)| to_db(*i))
                 .collect::<Result<Vec<_>, _>>()?;
-            let rows: HashMap<i64, payloads::Model> = payloads::Entity::find()
+            let mut rows: HashMap<i64, payloads::Model> = payloads::Entity::find()
                 .filter(payloads::Column::Idx.is_in(keys))
                 .all(&txn)
                 .await?
@@ -157,11 +157,17 @@ impl Store {
                 .map(|r| (r.idx, r))
                 .collect();
             for (index, sha) in chunk {
-                match rows.get(&to_db(*index)?) {
-                    Some(row) if row.sha256 == sha => {
-                        out.insert(*sha, payload_content(row.clone())?);
+                let key = to_db(*index)?;
+                match rows.remove_entry(&key) {
+                    Some((_, row)) if row.sha256 == sha => {
+                        out.insert(*sha, payload_content(row)?);
                     }
-                    _ => elsewhere.push(*sha),
+                    // Another payload's copy: put back for a later pair of the same entry.
+                    Some((key, row)) => {
+                        rows.insert(key, row);
+                        elsewhere.push(*sha);
+                    }
+                    None => elsewhere.push(*sha),
                 }
             }
         }

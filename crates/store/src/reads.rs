@@ -623,9 +623,18 @@ impl Store {
     /// Whether the store holds a payload with this hash (present or erased), without reading it.
     ///
     /// # Errors
-    /// [`StoreError::Database`].
+    /// [`StoreError::Database`] or [`StoreError::Corrupt`].
     pub async fn has_payload(&self, sha256: &[u8; 32]) -> Result<bool, StoreError> {
-        Ok(payload_copy(&self.db, sha256).await?.is_some())
+        let Some(index) = runs::find(&self.db, PAYLOAD, sha256).await? else {
+            return Ok(false);
+        };
+        let stored: Option<Vec<u8>> = payloads::Entity::find_by_id(to_db(index)?)
+            .select_only()
+            .column(payloads::Column::Sha256)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        check_copy(index, stored.as_deref(), sha256).map(|()| true)
     }
 
     /// Erases a payload's bytes (every stored copy), leaving a tombstone (who, when, why), and
@@ -1071,11 +1080,18 @@ pub(crate) async fn payload_copy(
         return Ok(None);
     };
     let row = payloads::Entity::find_by_id(to_db(index)?).one(db).await?;
-    match row {
-        Some(row) if row.sha256 == sha256 => Ok(Some(row)),
-        _ => Err(StoreError::Corrupt(format!(
+    check_copy(index, row.as_ref().map(|r| &r.sha256[..]), sha256)?;
+    Ok(row)
+}
+
+/// That the copy the runs name at `index` (its stored hash, if the row exists) is of `sha256`.
+fn check_copy(index: u64, stored: Option<&[u8]>, sha256: &[u8; 32]) -> Result<(), StoreError> {
+    if stored == Some(&sha256[..]) {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!(
             "the payload-hash lookup names entry {index}, which stored no such payload"
-        ))),
+        )))
     }
 }
 

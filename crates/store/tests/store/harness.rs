@@ -109,19 +109,29 @@ pub(crate) async fn down_through(db: &sea_orm::DatabaseConnection, name: &str) {
     Migrator::down(db, Some(steps)).await.expect("down");
 }
 
-/// The detail lines of SQLite's `EXPLAIN QUERY PLAN` for `statement`.
-pub(crate) async fn sqlite_plan(db: &impl ConnectionTrait, statement: Statement) -> Vec<String> {
+/// The column `column` of each row `explain` (an `EXPLAIN …` prefix) returns for `statement`.
+async fn explained(
+    db: &impl ConnectionTrait,
+    explain: &str,
+    column: &str,
+    statement: Statement,
+) -> Vec<String> {
     let explain = Statement::from_sql_and_values(
         db.get_database_backend(),
-        format!("EXPLAIN QUERY PLAN {}", statement.sql),
+        format!("{explain} {}", statement.sql),
         statement.values.map(|v| v.0).unwrap_or_default(),
     );
     db.query_all_raw(explain)
         .await
         .expect("explain")
         .iter()
-        .map(|r| r.try_get::<String>("", "detail").expect("plan line"))
+        .map(|r| r.try_get::<String>("", column).expect("plan line"))
         .collect()
+}
+
+/// The detail lines of SQLite's `EXPLAIN QUERY PLAN` for `statement`.
+pub(crate) async fn sqlite_plan(db: &impl ConnectionTrait, statement: Statement) -> Vec<String> {
+    explained(db, "EXPLAIN QUERY PLAN", "detail", statement).await
 }
 
 /// PostgreSQL's plan for `statement` as text, one line per node (`EXPLAIN` with `options`, such
@@ -131,22 +141,13 @@ pub(crate) async fn pg_plan(
     options: &str,
     statement: Statement,
 ) -> String {
-    let options = if options.is_empty() {
-        String::new()
+    let explain = if options.is_empty() {
+        "EXPLAIN".to_owned()
     } else {
-        format!("({options}) ")
+        format!("EXPLAIN ({options})")
     };
-    let explain = Statement::from_sql_and_values(
-        db.get_database_backend(),
-        format!("EXPLAIN {options}{}", statement.sql),
-        statement.values.map(|v| v.0).unwrap_or_default(),
-    );
-    db.query_all_raw(explain)
+    explained(db, &explain, "QUERY PLAN", statement)
         .await
-        .expect("explain")
-        .iter()
-        .map(|r| r.try_get::<String>("", "QUERY PLAN").expect("plan line"))
-        .collect::<Vec<_>>()
         .join("\n")
 }
 
